@@ -83,7 +83,7 @@ struct LogConfig {
 };
 
 struct TemplatesConfig {
-  std::string dir = "config/templates";      // relative paths resolve against the config file
+  std::string dir = "templates";  // relative to the config file's folder (config/templates)
   std::vector<std::string> locale_fallback = {"zh-CN", "en"};  // tried in order after the asked locale
   bool watch = true;                          // reload on file change
   std::string sms_optout_text = "拒收请回复R";  // required in marketing SMS

@@ -1,0 +1,571 @@
+#include "gateway/store/sqlite_store.h"
+
+#include <filesystem>
+
+namespace reach::store {
+namespace {
+
+constexpr const char* kMigrations[] = {
+    // Version 1: the queue, attempts, template versions.
+    R"sql(
+CREATE TABLE messages(
+  id INTEGER PRIMARY KEY,
+  status INTEGER NOT NULL,
+  priority INTEGER NOT NULL,
+  due_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  template TEXT NOT NULL,
+  template_version TEXT NOT NULL,
+  channels TEXT NOT NULL,
+  channel_index INTEGER NOT NULL DEFAULT 0,
+  attempt_count INTEGER NOT NULL DEFAULT 0,
+  category TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  final_channel TEXT NOT NULL DEFAULT '',
+  reason TEXT NOT NULL DEFAULT '',
+  idem_key TEXT,
+  request_hash TEXT NOT NULL DEFAULT '',
+  scheduled INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX messages_due ON messages(status, priority, due_at);
+CREATE UNIQUE INDEX messages_idem ON messages(idem_key) WHERE idem_key IS NOT NULL;
+CREATE TABLE attempts(
+  message_id INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  channel TEXT NOT NULL,
+  provider TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  provider_message_id TEXT NOT NULL,
+  code TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
+CREATE INDEX attempts_message ON attempts(message_id);
+CREATE TABLE template_versions(
+  name TEXT NOT NULL,
+  version TEXT NOT NULL,
+  source TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY(name, version)
+);
+)sql",
+};
+
+constexpr const char* kMessageColumns =
+    "id, status, priority, due_at, created_at, updated_at, expires_at, template, "
+    "template_version, channels, channel_index, attempt_count, category, payload, final_channel, "
+    "reason, idem_key, scheduled";
+
+std::string JoinChannels(const std::vector<std::string>& channels) {
+  std::string out;
+  for (const auto& c : channels) {
+    if (!out.empty()) out += ',';
+    out += c;
+  }
+  return out;
+}
+
+std::vector<std::string> SplitChannels(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t comma = s.find(',', start);
+    if (comma == std::string::npos) comma = s.size();
+    if (comma > start) out.push_back(s.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+StoredMessage ReadMessage(SQLite::Statement& q) {
+  StoredMessage m;
+  m.id = q.getColumn(0).getInt64();
+  m.status = static_cast<MessageStatus>(q.getColumn(1).getInt());
+  m.priority = q.getColumn(2).getInt();
+  m.due_at_ms = q.getColumn(3).getInt64();
+  m.created_at_ms = q.getColumn(4).getInt64();
+  m.updated_at_ms = q.getColumn(5).getInt64();
+  if (!q.getColumn(6).isNull()) m.expires_at_ms = q.getColumn(6).getInt64();
+  m.template_name = q.getColumn(7).getString();
+  m.template_version = q.getColumn(8).getString();
+  m.channels = SplitChannels(q.getColumn(9).getString());
+  m.channel_index = q.getColumn(10).getInt();
+  m.attempt_count = q.getColumn(11).getInt();
+  m.category = q.getColumn(12).getString();
+  m.payload = q.getColumn(13).getString();
+  m.final_channel = q.getColumn(14).getString();
+  m.reason = q.getColumn(15).getString();
+  if (!q.getColumn(16).isNull()) m.idempotency_key = q.getColumn(16).getString();
+  m.scheduled = q.getColumn(17).getInt() != 0;
+  return m;
+}
+
+}  // namespace
+
+const char* StatusName(MessageStatus s) {
+  switch (s) {
+    case MessageStatus::kQueued: return "queued";
+    case MessageStatus::kSending: return "sending";
+    case MessageStatus::kSent: return "sent";
+    case MessageStatus::kDelivered: return "delivered";
+    case MessageStatus::kRead: return "read";
+    case MessageStatus::kFailed: return "failed";
+    case MessageStatus::kExpired: return "expired";
+    case MessageStatus::kCancelled: return "cancelled";
+    case MessageStatus::kSuppressed: return "suppressed";
+  }
+  return "unknown";
+}
+
+bool IsFinal(MessageStatus s) {
+  return s != MessageStatus::kQueued && s != MessageStatus::kSending;
+}
+
+std::string ExternalId(int64_t id) { return "msg_" + std::to_string(id); }
+
+std::optional<int64_t> ParseExternalId(const std::string& s) {
+  if (s.size() < 5 || s.size() > 23 || s.compare(0, 4, "msg_") != 0) return std::nullopt;
+  int64_t v = 0;
+  for (size_t i = 4; i < s.size(); ++i) {
+    if (s[i] < '0' || s[i] > '9') return std::nullopt;
+    v = v * 10 + (s[i] - '0');
+    if (v > (int64_t{1} << 53)) return std::nullopt;
+  }
+  return v;
+}
+
+SqliteStore::SqliteStore(const SqliteStoreOptions& options, const Clock& clock)
+    : options_(options), clock_(clock) {}
+
+SqliteStore::~SqliteStore() { Close(); }
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteStoreOptions& options,
+                                                       const Clock& clock) {
+  std::unique_ptr<SqliteStore> s(new SqliteStore(options, clock));
+  Status st = s->Init();
+  if (!st.ok()) return st;
+  s->healthy_ = true;
+  s->writer_ = std::thread([p = s.get()] { p->WriterLoop(); });
+  return s;
+}
+
+Status SqliteStore::Init() {
+  try {
+    std::filesystem::path p(options_.path);
+    if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
+    wdb_ = std::make_unique<SQLite::Database>(options_.path,
+                                              SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    wdb_->exec("PRAGMA journal_mode=WAL");
+    wdb_->exec(options_.sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+    wdb_->exec("PRAGMA busy_timeout=5000");
+    wdb_->exec("PRAGMA cache_size=-65536");
+    wdb_->exec("PRAGMA temp_store=MEMORY");
+    wdb_->exec("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)");
+    int version = 0;
+    {
+      SQLite::Statement q(*wdb_, "SELECT version FROM schema_version");
+      if (q.executeStep()) version = q.getColumn(0).getInt();
+    }
+    constexpr int kCount = static_cast<int>(std::size(kMigrations));
+    if (version > kCount) {
+      return Status::FailedPrecondition("database schema version " + std::to_string(version) +
+                                        " is newer than this reachd (" +
+                                        std::to_string(kCount) + ")");
+    }
+    for (int v = version; v < kCount; ++v) {
+      SQLite::Transaction txn(*wdb_);
+      wdb_->exec(kMigrations[v]);
+      wdb_->exec("DELETE FROM schema_version");
+      wdb_->exec("INSERT INTO schema_version(version) VALUES(" + std::to_string(v + 1) + ")");
+      txn.commit();
+    }
+    // A single reachd owns the queue: whatever the last process had leased is due again now.
+    {
+      SQLite::Statement q(*wdb_, "UPDATE messages SET status=0, due_at=?1 WHERE status=1");
+      q.bind(1, clock_.NowMs());
+      q.exec();
+    }
+
+    insert_ = std::make_unique<SQLite::Statement>(
+        *wdb_,
+        "INSERT INTO messages(status, priority, due_at, created_at, updated_at, expires_at, "
+        "template, template_version, channels, category, payload, idem_key, request_hash, "
+        "scheduled) VALUES(0, ?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+    find_idem_ = std::make_unique<SQLite::Statement>(
+        *wdb_, "SELECT id, request_hash FROM messages WHERE idem_key=?1");
+    claim_select_ = std::make_unique<SQLite::Statement>(
+        *wdb_, std::string("SELECT ") + kMessageColumns +
+                   " FROM messages WHERE status=0 AND priority=?1 AND due_at<=?2 "
+                   "ORDER BY due_at LIMIT ?3");
+    claim_update_ = std::make_unique<SQLite::Statement>(
+        *wdb_, "UPDATE messages SET status=1, due_at=?2, updated_at=?3 WHERE id=?1");
+    lease_sweep_ = std::make_unique<SQLite::Statement>(
+        *wdb_, "UPDATE messages SET status=0 WHERE status=1 AND due_at<=?1");
+    expire_ = std::make_unique<SQLite::Statement>(
+        *wdb_,
+        "UPDATE messages SET status=6, reason='ttl expired', updated_at=?2 WHERE id=?1");
+    complete_ = std::make_unique<SQLite::Statement>(
+        *wdb_,
+        "UPDATE messages SET status=?2, due_at=?3, channel_index=?4, attempt_count=?5, "
+        "final_channel=?6, reason=?7, updated_at=?8 WHERE id=?1");
+    insert_attempt_ = std::make_unique<SQLite::Statement>(
+        *wdb_,
+        "INSERT INTO attempts(message_id, at, channel, provider, outcome, provider_message_id, "
+        "code, detail) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    cancel_ = std::make_unique<SQLite::Statement>(
+        *wdb_, "UPDATE messages SET status=7, updated_at=?2 WHERE id=?1 AND status=0");
+    find_status_ =
+        std::make_unique<SQLite::Statement>(*wdb_, "SELECT status FROM messages WHERE id=?1");
+    save_template_ = std::make_unique<SQLite::Statement>(
+        *wdb_,
+        "INSERT OR IGNORE INTO template_versions(name, version, source, created_at) "
+        "VALUES(?1, ?2, ?3, ?4)");
+
+    rdb_ = std::make_unique<SQLite::Database>(options_.path, SQLite::OPEN_READONLY);
+    rdb_->exec("PRAGMA busy_timeout=5000");
+  } catch (const std::exception& e) {
+    return Status::Unavailable(std::string("cannot open store ") + options_.path + ": " +
+                               e.what());
+  }
+  return Status::Ok();
+}
+
+void SqliteStore::Post(Op op, size_t weight) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!closing_) {
+      queue_.emplace_back(std::move(op), weight);
+      cv_.notify_one();
+      return;
+    }
+  }
+  // Closed: fail the operation at once, on the caller's thread.
+  Finish(op, Status::Unavailable("store is closed"));
+}
+
+void SqliteStore::Enqueue(std::vector<NewMessage> messages, EnqueueCallback done) {
+  size_t n = messages.size();
+  Post(EnqueueOp{std::move(messages), std::move(done), {}}, n);
+}
+
+void SqliteStore::Claim(int64_t now_ms, int limit, ClaimCallback done) {
+  Post(ClaimOp{now_ms, limit, std::move(done), {}}, static_cast<size_t>(limit));
+}
+
+void SqliteStore::Complete(std::vector<Completion> completions, StatusCallback done) {
+  size_t n = completions.size();
+  Post(CompleteOp{std::move(completions), std::move(done)}, n);
+}
+
+void SqliteStore::Cancel(int64_t id, int64_t now_ms, StatusCallback done) {
+  Post(CancelOp{id, now_ms, std::move(done), Status::Ok()}, 1);
+}
+
+void SqliteStore::SaveTemplateVersion(std::string name, std::string version, std::string source,
+                                      StatusCallback done) {
+  Post(TemplateOp{std::move(name), std::move(version), std::move(source), std::move(done)}, 1);
+}
+
+void SqliteStore::WriterLoop() {
+  std::vector<Op> batch;
+  for (;;) {
+    batch.clear();
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return !queue_.empty() || closing_; });
+      if (queue_.empty() && closing_) return;
+      size_t weight = 0;
+      while (!queue_.empty() &&
+             (batch.empty() ||
+              weight + queue_.front().second <= static_cast<size_t>(options_.group_commit_max_items))) {
+        weight += queue_.front().second;
+        batch.push_back(std::move(queue_.front().first));
+        queue_.pop_front();
+      }
+    }
+    Status txn_status;
+    try {
+      wdb_->exec("BEGIN IMMEDIATE");
+      for (Op& op : batch) {
+        // A failing operation is rolled back alone; the rest of the group still commits.
+        wdb_->exec("SAVEPOINT op");
+        try {
+          std::visit([this](auto& o) { Execute(o); }, op);
+          wdb_->exec("RELEASE op");
+        } catch (const SQLite::Exception& e) {
+          wdb_->exec("ROLLBACK TO op");
+          wdb_->exec("RELEASE op");
+          Finish(op, Status::Internal(std::string("store: ") + e.what()));
+          op = CancelOp{0, 0, nullptr, Status::Ok()};  // already answered
+        }
+      }
+      wdb_->exec("COMMIT");
+      healthy_.store(true, std::memory_order_relaxed);
+    } catch (const std::exception& e) {
+      try {
+        wdb_->exec("ROLLBACK");
+      } catch (const std::exception&) {
+      }
+      healthy_.store(false, std::memory_order_relaxed);
+      txn_status = Status::Unavailable(std::string("store commit failed: ") + e.what());
+    }
+    for (Op& op : batch) Finish(op, txn_status);
+  }
+}
+
+void SqliteStore::Finish(Op& op, const Status& txn_status) {
+  std::visit(
+      [&](auto& o) {
+        using T = std::decay_t<decltype(o)>;
+        if (!o.done) return;
+        if constexpr (std::is_same_v<T, EnqueueOp>) {
+          if (!txn_status.ok()) {
+            o.results.assign(o.messages.size(), EnqueueResult{txn_status, 0, false});
+          }
+          o.done(std::move(o.results));
+        } else if constexpr (std::is_same_v<T, ClaimOp>) {
+          if (!txn_status.ok()) {
+            o.done(txn_status);
+          } else {
+            o.done(std::move(o.results));
+          }
+        } else if constexpr (std::is_same_v<T, CancelOp>) {
+          o.done(txn_status.ok() ? o.result : txn_status);
+        } else {
+          o.done(txn_status);
+        }
+        o.done = nullptr;
+      },
+      op);
+}
+
+void SqliteStore::Execute(EnqueueOp& op) {
+  op.results.reserve(op.messages.size());
+  int64_t now = clock_.NowMs();
+  for (const NewMessage& m : op.messages) {
+    if (!m.idempotency_key.empty()) {
+      find_idem_->reset();
+      find_idem_->bind(1, m.idempotency_key);
+      if (find_idem_->executeStep()) {
+        int64_t id = find_idem_->getColumn(0).getInt64();
+        std::string hash = find_idem_->getColumn(1).getString();
+        find_idem_->reset();
+        if (hash == m.request_hash) {
+          op.results.push_back({Status::Ok(), id, true});
+        } else {
+          op.results.push_back(
+              {Status::Conflict("idempotency_key was used for a different request"), id, true});
+        }
+        continue;
+      }
+      find_idem_->reset();
+    }
+    SQLite::Statement& q = *insert_;
+    q.reset();
+    q.bind(1, m.priority);
+    q.bind(2, m.due_at_ms);
+    q.bind(3, now);
+    if (m.expires_at_ms) {
+      q.bind(4, *m.expires_at_ms);
+    } else {
+      q.bind(4);
+    }
+    q.bindNoCopy(5, m.template_name);
+    q.bindNoCopy(6, m.template_version);
+    q.bind(7, JoinChannels(m.channels));
+    q.bindNoCopy(8, m.category);
+    q.bindNoCopy(9, m.payload);
+    if (m.idempotency_key.empty()) {
+      q.bind(10);
+    } else {
+      q.bindNoCopy(10, m.idempotency_key);
+    }
+    q.bindNoCopy(11, m.request_hash);
+    q.bind(12, m.due_at_ms > now ? 1 : 0);
+    q.exec();
+    op.results.push_back({Status::Ok(), wdb_->getLastInsertRowid(), false});
+  }
+}
+
+void SqliteStore::ClaimInto(SQLite::Statement& select, ClaimOp& op, int64_t lease_until) {
+  std::vector<StoredMessage> rows;
+  while (select.executeStep()) rows.push_back(ReadMessage(select));
+  select.reset();
+  for (StoredMessage& m : rows) {
+    if (m.expires_at_ms && *m.expires_at_ms <= op.now_ms) {
+      expire_->reset();
+      expire_->bind(1, m.id);
+      expire_->bind(2, op.now_ms);
+      expire_->exec();
+      continue;
+    }
+    claim_update_->reset();
+    claim_update_->bind(1, m.id);
+    claim_update_->bind(2, lease_until);
+    claim_update_->bind(3, op.now_ms);
+    claim_update_->exec();
+    m.status = MessageStatus::kSending;
+    m.due_at_ms = lease_until;
+    op.results.push_back(std::move(m));
+  }
+}
+
+void SqliteStore::Execute(ClaimOp& op) {
+  if (op.now_ms >= next_lease_sweep_ms_) {
+    // Leases that ran out (a send that never completed) become due again.
+    lease_sweep_->reset();
+    lease_sweep_->bind(1, op.now_ms);
+    lease_sweep_->exec();
+    next_lease_sweep_ms_ = op.now_ms + std::max(250, options_.lease_ms / 10);
+  }
+  int64_t lease_until = op.now_ms + options_.lease_ms;
+  for (int priority = 9; priority >= 0; --priority) {
+    int want = op.limit - static_cast<int>(op.results.size());
+    if (want <= 0) break;
+    claim_select_->reset();
+    claim_select_->bind(1, priority);
+    claim_select_->bind(2, op.now_ms);
+    claim_select_->bind(3, want);
+    ClaimInto(*claim_select_, op, lease_until);
+  }
+}
+
+void SqliteStore::Execute(CompleteOp& op) {
+  int64_t now = clock_.NowMs();
+  for (const Completion& c : op.completions) {
+    SQLite::Statement& q = *complete_;
+    q.reset();
+    q.bind(1, c.id);
+    q.bind(2, static_cast<int>(c.status));
+    q.bind(3, c.due_at_ms);
+    q.bind(4, c.channel_index);
+    q.bind(5, c.attempt_count);
+    q.bindNoCopy(6, c.final_channel);
+    q.bindNoCopy(7, c.reason);
+    q.bind(8, now);
+    q.exec();
+    if (c.attempt) {
+      const AttemptRecord& a = *c.attempt;
+      SQLite::Statement& ia = *insert_attempt_;
+      ia.reset();
+      ia.bind(1, c.id);
+      ia.bind(2, a.at_ms);
+      ia.bindNoCopy(3, a.channel);
+      ia.bindNoCopy(4, a.provider);
+      ia.bindNoCopy(5, a.outcome);
+      ia.bindNoCopy(6, a.provider_message_id);
+      ia.bindNoCopy(7, a.code);
+      ia.bindNoCopy(8, a.detail);
+      ia.exec();
+    }
+  }
+}
+
+void SqliteStore::Execute(CancelOp& op) {
+  if (op.id == 0) return;
+  cancel_->reset();
+  cancel_->bind(1, op.id);
+  cancel_->bind(2, op.now_ms);
+  if (cancel_->exec() == 1) {
+    op.result = Status::Ok();
+    return;
+  }
+  find_status_->reset();
+  find_status_->bind(1, op.id);
+  if (!find_status_->executeStep()) {
+    op.result = Status::NotFound("no message " + ExternalId(op.id));
+  } else {
+    auto st = static_cast<MessageStatus>(find_status_->getColumn(0).getInt());
+    op.result = Status::FailedPrecondition(std::string("message is already ") + StatusName(st));
+  }
+  find_status_->reset();
+}
+
+void SqliteStore::Execute(TemplateOp& op) {
+  save_template_->reset();
+  save_template_->bindNoCopy(1, op.name);
+  save_template_->bindNoCopy(2, op.version);
+  save_template_->bindNoCopy(3, op.source);
+  save_template_->bind(4, clock_.NowMs());
+  save_template_->exec();
+}
+
+Result<MessageDetail> SqliteStore::Get(int64_t id) {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  try {
+    MessageDetail d;
+    SQLite::Statement q(*rdb_, std::string("SELECT ") + kMessageColumns +
+                                   " FROM messages WHERE id=?1");
+    q.bind(1, id);
+    if (!q.executeStep()) return Status::NotFound("no message " + ExternalId(id));
+    d.message = ReadMessage(q);
+    SQLite::Statement a(*rdb_,
+                        "SELECT at, channel, provider, outcome, provider_message_id, code, detail "
+                        "FROM attempts WHERE message_id=?1 ORDER BY rowid");
+    a.bind(1, id);
+    while (a.executeStep()) {
+      AttemptRecord r;
+      r.message_id = id;
+      r.at_ms = a.getColumn(0).getInt64();
+      r.channel = a.getColumn(1).getString();
+      r.provider = a.getColumn(2).getString();
+      r.outcome = a.getColumn(3).getString();
+      r.provider_message_id = a.getColumn(4).getString();
+      r.code = a.getColumn(5).getString();
+      r.detail = a.getColumn(6).getString();
+      d.attempts.push_back(std::move(r));
+    }
+    return d;
+  } catch (const std::exception& e) {
+    return Status::Unavailable(std::string("store read failed: ") + e.what());
+  }
+}
+
+std::optional<std::string> SqliteStore::LoadTemplateSource(const std::string& name,
+                                                           const std::string& version) {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  try {
+    SQLite::Statement q(*rdb_,
+                        "SELECT source FROM template_versions WHERE name=?1 AND version=?2");
+    q.bind(1, name);
+    q.bind(2, version);
+    if (q.executeStep()) return q.getColumn(0).getString();
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
+Result<StoreStats> SqliteStore::Stats() {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  try {
+    StoreStats s;
+    SQLite::Statement q(*rdb_, "SELECT status, count(*) FROM messages WHERE status IN (0,1) "
+                               "GROUP BY status");
+    while (q.executeStep()) {
+      if (q.getColumn(0).getInt() == 0) s.queued = q.getColumn(1).getInt64();
+      if (q.getColumn(0).getInt() == 1) s.sending = q.getColumn(1).getInt64();
+    }
+    SQLite::Statement t(*rdb_, "SELECT max(id) FROM messages");
+    if (t.executeStep() && !t.getColumn(0).isNull()) s.total = t.getColumn(0).getInt64();
+    return s;
+  } catch (const std::exception& e) {
+    return Status::Unavailable(std::string("store read failed: ") + e.what());
+  }
+}
+
+void SqliteStore::Close() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closing_) {
+      if (writer_.joinable() && writer_.get_id() != std::this_thread::get_id()) writer_.join();
+      return;
+    }
+    closing_ = true;
+    cv_.notify_all();
+  }
+  if (writer_.joinable()) writer_.join();
+  healthy_ = false;
+}
+
+}  // namespace reach::store

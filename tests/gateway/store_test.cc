@@ -1,0 +1,224 @@
+#include "gateway/store/sqlite_store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <future>
+
+#include "tests/fakes/fake_clock.h"
+
+namespace reach::store {
+namespace {
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("reach_store_test_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    clock_.Set(1'700'000'000'000);
+    Reopen();
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void Reopen() {
+    store_.reset();
+    SqliteStoreOptions o;
+    o.path = (dir_ / "reach.db").string();
+    o.lease_ms = 10'000;
+    auto s = SqliteStore::Open(o, clock_);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(s.value());
+  }
+
+  NewMessage Msg(int priority = 5, int64_t due = 0, std::string key = "", std::string hash = "") {
+    NewMessage m;
+    m.template_name = "welcome";
+    m.template_version = "v1";
+    m.channels = {"email", "webhook"};
+    m.category = "transactional";
+    m.priority = priority;
+    m.due_at_ms = due ? due : clock_.NowMs();
+    m.idempotency_key = std::move(key);
+    m.request_hash = std::move(hash);
+    m.payload = R"({"to":{"email":"a@b.cn"},"vars":{"name":"x"}})";
+    return m;
+  }
+
+  std::vector<EnqueueResult> Enqueue(std::vector<NewMessage> msgs) {
+    std::promise<std::vector<EnqueueResult>> p;
+    store_->Enqueue(std::move(msgs), [&](std::vector<EnqueueResult> r) { p.set_value(r); });
+    return p.get_future().get();
+  }
+  std::vector<StoredMessage> Claim(int limit) {
+    std::promise<Result<std::vector<StoredMessage>>> p;
+    store_->Claim(clock_.NowMs(), limit, [&](auto r) { p.set_value(std::move(r)); });
+    auto r = p.get_future().get();
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? r.value() : std::vector<StoredMessage>{};
+  }
+  Status Complete(std::vector<Completion> c) {
+    std::promise<Status> p;
+    store_->Complete(std::move(c), [&](Status s) { p.set_value(s); });
+    return p.get_future().get();
+  }
+  Status Cancel(int64_t id) {
+    std::promise<Status> p;
+    store_->Cancel(id, clock_.NowMs(), [&](Status s) { p.set_value(s); });
+    return p.get_future().get();
+  }
+
+  std::filesystem::path dir_;
+  FakeClock clock_;
+  std::unique_ptr<SqliteStore> store_;
+};
+
+TEST_F(StoreTest, EnqueuedMessageIsReadableAndClaimable) {
+  auto r = Enqueue({Msg()});
+  ASSERT_EQ(r.size(), 1u);
+  ASSERT_TRUE(r[0].status.ok());
+  auto d = store_->Get(r[0].id);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->message.status, MessageStatus::kQueued);
+  EXPECT_EQ(d->message.channels, (std::vector<std::string>{"email", "webhook"}));
+  auto claimed = Claim(10);
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].id, r[0].id);
+  EXPECT_EQ(claimed[0].status, MessageStatus::kSending);
+  EXPECT_TRUE(Claim(10).empty()) << "a leased message is not claimed twice";
+}
+
+TEST_F(StoreTest, ClaimOrdersByPriorityThenDueTime) {
+  int64_t now = clock_.NowMs();
+  auto r = Enqueue({Msg(1, now - 30), Msg(9, now - 10), Msg(5, now - 20), Msg(9, now - 20)});
+  auto claimed = Claim(4);
+  ASSERT_EQ(claimed.size(), 4u);
+  EXPECT_EQ(claimed[0].id, r[3].id);
+  EXPECT_EQ(claimed[1].id, r[1].id);
+  EXPECT_EQ(claimed[2].id, r[2].id);
+  EXPECT_EQ(claimed[3].id, r[0].id);
+}
+
+TEST_F(StoreTest, ScheduledMessageWaitsUntilDue) {
+  auto r = Enqueue({Msg(5, clock_.NowMs() + 5000)});
+  EXPECT_TRUE(Claim(10).empty());
+  EXPECT_TRUE(store_->Get(r[0].id)->message.scheduled);
+  clock_.Advance(5000);
+  EXPECT_EQ(Claim(10).size(), 1u);
+}
+
+TEST_F(StoreTest, ExpiredLeaseMakesMessageDueAgain) {
+  Enqueue({Msg()});
+  ASSERT_EQ(Claim(10).size(), 1u);
+  clock_.Advance(9'000);
+  EXPECT_TRUE(Claim(10).empty());
+  clock_.Advance(2'000);
+  EXPECT_EQ(Claim(10).size(), 1u) << "lease of 10 s ran out";
+}
+
+TEST_F(StoreTest, TtlExpiryIsFinal) {
+  NewMessage m = Msg();
+  m.expires_at_ms = clock_.NowMs() + 1000;
+  m.due_at_ms = clock_.NowMs() + 2000;
+  auto r = Enqueue({m});
+  clock_.Advance(2000);
+  EXPECT_TRUE(Claim(10).empty());
+  EXPECT_EQ(store_->Get(r[0].id)->message.status, MessageStatus::kExpired);
+}
+
+TEST_F(StoreTest, IdempotencyKeyReturnsSameIdOrConflict) {
+  auto a = Enqueue({Msg(5, 0, "k1", "h1")});
+  auto b = Enqueue({Msg(5, 0, "k1", "h1")});
+  EXPECT_TRUE(b[0].status.ok());
+  EXPECT_TRUE(b[0].existing);
+  EXPECT_EQ(a[0].id, b[0].id);
+  auto c = Enqueue({Msg(5, 0, "k1", "other")});
+  EXPECT_EQ(c[0].status.code(), StatusCode::kConflict);
+  // Within one group commit as well.
+  auto d = Enqueue({Msg(5, 0, "k2", "h"), Msg(5, 0, "k2", "h")});
+  EXPECT_FALSE(d[0].existing);
+  EXPECT_TRUE(d[1].existing);
+  EXPECT_EQ(d[0].id, d[1].id);
+  EXPECT_EQ(store_->Stats()->queued, 2);
+}
+
+TEST_F(StoreTest, CompleteRecordsAttemptsAndStatus) {
+  auto r = Enqueue({Msg()});
+  auto m = Claim(1).at(0);
+  Completion c;
+  c.id = m.id;
+  c.status = MessageStatus::kSent;
+  c.final_channel = "email";
+  c.attempt_count = 1;
+  AttemptRecord a;
+  a.at_ms = clock_.NowMs();
+  a.channel = "email";
+  a.provider = "smtp";
+  a.outcome = "sent";
+  a.provider_message_id = "<x@y>";
+  a.code = "250";
+  c.attempt = a;
+  ASSERT_TRUE(Complete({c}).ok());
+  auto d = store_->Get(r[0].id);
+  EXPECT_EQ(d->message.status, MessageStatus::kSent);
+  ASSERT_EQ(d->attempts.size(), 1u);
+  EXPECT_EQ(d->attempts[0].provider_message_id, "<x@y>");
+  EXPECT_EQ(d->attempts[0].code, "250");
+}
+
+TEST_F(StoreTest, CancelOnlyBeforeSending) {
+  auto r = Enqueue({Msg(), Msg()});
+  EXPECT_TRUE(Cancel(r[0].id).ok());
+  EXPECT_EQ(store_->Get(r[0].id)->message.status, MessageStatus::kCancelled);
+  ASSERT_EQ(Claim(10).size(), 1u);
+  EXPECT_EQ(Cancel(r[1].id).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Cancel(999).code(), StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, ReopenKeepsMessagesAndReleasesLeases) {
+  auto r = Enqueue({Msg(), Msg()});
+  ASSERT_EQ(Claim(1).size(), 1u);
+  Reopen();
+  auto claimed = Claim(10);
+  EXPECT_EQ(claimed.size(), 2u) << "the leased one is due again after a restart";
+}
+
+TEST_F(StoreTest, TemplateVersionsAreKept) {
+  std::promise<Status> p;
+  store_->SaveTemplateVersion("welcome", "abc", "source text", [&](Status s) { p.set_value(s); });
+  ASSERT_TRUE(p.get_future().get().ok());
+  EXPECT_EQ(store_->LoadTemplateSource("welcome", "abc").value_or(""), "source text");
+  EXPECT_FALSE(store_->LoadTemplateSource("welcome", "zzz").has_value());
+}
+
+TEST_F(StoreTest, ConcurrentEnqueuesShareCommits) {
+  constexpr int kThreads = 8, kEach = 200;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) {
+        auto r = Enqueue({Msg()});
+        if (r[0].status.ok()) ok++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), kThreads * kEach);
+  EXPECT_EQ(store_->Stats()->queued, kThreads * kEach);
+}
+
+TEST(ExternalIdTest, RoundTrip) {
+  EXPECT_EQ(ExternalId(42), "msg_42");
+  EXPECT_EQ(ParseExternalId("msg_42").value_or(0), 42);
+  EXPECT_FALSE(ParseExternalId("msg_").has_value());
+  EXPECT_FALSE(ParseExternalId("42").has_value());
+  EXPECT_FALSE(ParseExternalId("msg_4x").has_value());
+  EXPECT_FALSE(ParseExternalId("msg_99999999999999999999").has_value());
+}
+
+}  // namespace
+}  // namespace reach::store
