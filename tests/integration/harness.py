@@ -1,0 +1,201 @@
+"""Test harness: starts reach-sim and reachd on ephemeral loopback ports with throwaway data.
+
+Run by ctest with /usr/bin/python3 (Debian's python3-aiosmtpd is importable there).
+REACH_BUILD_DIR points at the CMake build folder; REACH_SOURCE_DIR at the repository.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+BUILD = os.environ.get("REACH_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
+SOURCE = os.environ.get("REACH_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
+REACHD = os.path.join(BUILD, "gateway", "reachd")
+REACH_SIM = os.path.join(BUILD, "tests", "sim", "reach-sim")
+REACHCTL = os.path.join(BUILD, "tools", "reachctl")
+SECRET = "whsec_dGVzdC1zZWNyZXQtZm9yLWludGVncmF0aW9u"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_file(path, proc, timeout=20.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if os.path.exists(path):
+            with open(path) as f:
+                text = f.read()
+            if text.strip():
+                return json.loads(text)
+        if proc.poll() is not None:
+            raise RuntimeError("process exited with %s before it was ready" % proc.returncode)
+        time.sleep(0.02)
+    raise TimeoutError("not ready: " + path)
+
+
+class Http:
+    def __init__(self, base):
+        self.base = base
+
+    def call(self, method, path, body=None, headers=None, timeout=30):
+        data = None
+        hdrs = {"Content-Type": "application/json"}
+        hdrs.update(headers or {})
+        if body is not None:
+            data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+            if isinstance(data, str):
+                data = data.encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method, headers=hdrs)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                raw = r.read()
+                status = r.status
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            status = e.code
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = raw.decode(errors="replace")
+        return status, parsed
+
+    def get(self, path):
+        return self.call("GET", path)
+
+    def post(self, path, body, headers=None):
+        return self.call("POST", path, body, headers)
+
+
+class Sim:
+    def __init__(self, workdir, extra=()):
+        self.ready = os.path.join(workdir, "sim.ready")
+        self.proc = subprocess.Popen(
+            [REACH_SIM, "--http", "127.0.0.1:0", "--smtp", "127.0.0.1:0",
+             "--webhook-secret", SECRET, "--ready-file", self.ready, *extra],
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(workdir, "sim.log"), "w"))
+        info = wait_file(self.ready, self.proc)
+        self.http_addr = info["http"]
+        self.smtp_addr = info["smtp"]
+        self.api = Http("http://" + self.http_addr)
+
+    def requests(self, endpoint="webhook", limit=100000):
+        status, body = self.api.get("/_sim/requests?endpoint=%s&limit=%d" % (endpoint, limit))
+        assert status == 200, body
+        return body
+
+    def fault(self, spec):
+        status, body = self.api.post("/_sim/faults", spec)
+        assert status in (200, 201, 204), (status, body)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def write_config(workdir, sim=None, smtp_url=None, webhook_url=None, templates_dir=None,
+                 extra=""):
+    """Writes a reachd config for a test; channels point at the simulator or given peers."""
+    tdir = templates_dir or os.path.join(SOURCE, "config", "templates")
+    channels = ""
+    smtp = smtp_url or (("smtp://" + sim.smtp_addr) if sim else None)
+    if smtp:
+        channels += """
+  email:
+    url: %s
+    from_address: noreply@reach.example
+    from_name: Reach 通知
+    message_id_domain: reach.example
+    list_unsubscribe_url: https://reach.example/u/
+    timeout_ms: 10000
+    retry: {max_attempts: 3, base_delay_ms: 100, max_delay_ms: 1000, jitter: 0.1}
+""" % smtp
+    hook = webhook_url or (("http://%s/webhook/test" % sim.http_addr) if sim else None)
+    if hook:
+        channels += """
+  webhook:
+    url: %s
+    secret: %s
+    timeout_ms: 5000
+    retry: {max_attempts: 3, base_delay_ms: 100, max_delay_ms: 1000, jitter: 0.1}
+""" % (hook, SECRET)
+    text = """
+server: {listen: "127.0.0.1:0"}
+store: {data_dir: data}
+dispatch: {poll_interval_ms: 50}
+templates: {dir: %s, watch: false}
+log: {level: info}
+channels:%s
+%s
+""" % (tdir, channels, extra)
+    path = os.path.join(workdir, "reachd.yaml")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+class Reachd:
+    def __init__(self, workdir, config, data_dir=None):
+        self.workdir = workdir
+        self.config = config
+        self.data_dir = data_dir or os.path.join(workdir, "data")
+        self.proc = None
+        self.start()
+
+    def start(self):
+        ready = os.path.join(self.workdir, "reachd.ready")
+        if os.path.exists(ready):
+            os.remove(ready)
+        self.log = open(os.path.join(self.workdir, "reachd.log"), "a")
+        self.proc = subprocess.Popen(
+            [REACHD, "--config", self.config, "--data-dir", self.data_dir,
+             "--listen", "127.0.0.1:0", "--ready-file", ready],
+            stdout=self.log, stderr=self.log)
+        info = wait_file(ready, self.proc)
+        self.addr = info["http"]
+        self.api = Http("http://" + self.addr)
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                return None
+        return self.proc.returncode if self.proc else None
+
+    def wait_status(self, msg_id, statuses=("sent",), timeout=30.0):
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            status, body = self.api.get("/v1/messages/" + msg_id)
+            last = body
+            if status == 200 and body["status"] in statuses:
+                return body
+            time.sleep(0.05)
+        raise AssertionError("message %s did not reach %s: %s" % (msg_id, statuses, last))
+
+
+class Workdir:
+    def __init__(self, name):
+        self.path = tempfile.mkdtemp(prefix="reach_it_%s_" % name)
+
+    def cleanup(self):
+        shutil.rmtree(self.path, ignore_errors=True)
