@@ -89,7 +89,8 @@ int Dispatcher::Stop(int64_t drain_ms) {
     stopping_ = true;
     poll_timer_.cancel();
   });
-  int64_t deadline = clock_.MonotonicMs() + drain_ms;
+  // A real-time bound (not the injected clock): this waits for real I/O to finish.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(drain_ms);
   // Wait for sends in flight and the commits of their outcomes.
   for (;;) {
     std::promise<bool> idle;
@@ -98,7 +99,7 @@ int Dispatcher::Stop(int64_t drain_ms) {
       FlushCompletions();
       idle.set_value(in_flight_ == 0 && flushes_in_flight_ == 0 && !claiming_ && pending_.empty());
     });
-    if (fut.get() || clock_.MonotonicMs() >= deadline) break;
+    if (fut.get() || std::chrono::steady_clock::now() >= deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   int left = in_flight_count_.load();
@@ -340,7 +341,10 @@ void Dispatcher::FlushCompletions() {
   ++flushes_in_flight_;
   store_.Complete(std::move(pending_), [this](Status st) {
     if (!st.ok()) spdlog::error("dispatch: recording outcomes failed: {}", st.ToString());
-    boost::asio::post(io_, [this] { --flushes_in_flight_; });
+    boost::asio::post(io_, [this] {
+      --flushes_in_flight_;
+      MaybeClaim();  // a fallback or a short retry may be due already
+    });
   });
   pending_.clear();
 }

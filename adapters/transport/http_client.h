@@ -1,0 +1,81 @@
+// HttpClient: asynchronous HTTP requests for the provider adapters. The production client runs on
+// a CurlLoop (libcurl multi: keep-alive, HTTP/2 when the peer offers it); tests inject a fake
+// (tests/fakes/fake_http_client.h) or point the real one at the simulator on 127.0.0.1.
+//
+// Thread-safety: Send() and Shutdown() may be called from any thread. `done` runs on the
+// client's I/O thread (never inside Send()), exactly once per request.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "adapters/transport/curl_loop.h"
+
+namespace reach::transport {
+
+struct HttpRequest {
+  std::string method = "POST";
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;  // sent as given
+  std::string body;
+  int64_t timeout_ms = 15000;  // whole transfer, connect included
+  bool http2 = false;          // ask for HTTP/2 (ALPN over TLS, prior knowledge over http://)
+};
+
+// Why a request got no HTTP answer.
+enum class TransportError {
+  kNone,        // an HTTP status was received
+  kResolve,     // host name did not resolve
+  kConnect,     // connection refused / unreachable
+  kTimeout,     // no complete answer in time
+  kTls,         // TLS handshake or certificate failure
+  kConnection,  // connection dropped while sending or receiving
+  kAborted,     // the client shut down first
+  kOther,
+};
+
+std::string_view TransportErrorName(TransportError e);
+
+struct HttpResponse {
+  TransportError error = TransportError::kNone;
+  std::string error_detail;  // libcurl's message when error != kNone
+  int status = 0;            // HTTP status when error == kNone
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::string body;
+  int64_t elapsed_ms = 0;
+
+  // First header with this (lower-case) name.
+  std::optional<std::string> Header(std::string_view lower_name) const;
+};
+
+using HttpCallback = std::function<void(HttpResponse)>;
+
+class HttpClient {
+ public:
+  virtual ~HttpClient() = default;
+  virtual void Send(HttpRequest request, HttpCallback done) = 0;
+  // Completes everything in flight with kAborted before returning; later Sends complete with
+  // kAborted at once.
+  virtual void Shutdown() = 0;
+};
+
+struct CurlHttpClientOptions {
+  CurlLoopOptions loop{.name = "reach-http"};
+  std::string ca_file;       // extra CA bundle (tests); empty = system store
+  bool verify_peer = true;
+  std::string user_agent = "reach/1";
+};
+
+std::unique_ptr<HttpClient> MakeCurlHttpClient(CurlHttpClientOptions options);
+
+// Parses a Retry-After header value (delay-seconds or an HTTP-date) into milliseconds from
+// `now_ms` (Unix epoch ms). nullopt when absent or unparseable.
+std::optional<int64_t> ParseRetryAfterMs(std::string_view value, int64_t now_ms);
+
+}  // namespace reach::transport
