@@ -56,7 +56,6 @@ struct SmtpConfig {
   std::string list_unsubscribe_url;     // https URL prefix; a per-message token is appended
   std::string list_unsubscribe_mailto;  // mailto address, optional
   int max_connections = 8;         // parallel SMTP connections
-  int max_messages_per_connection = 100;
   int timeout_ms = 30000;
   std::string ca_file;             // extra CA bundle (tests); empty = system store
   bool verify_peer = true;

@@ -103,7 +103,16 @@ int main(int argc, char** argv) {
     sigwait(&set, &sig);
     if (sig == SIGHUP) {
       sd_notify(0, "RELOADING=1");
-      spdlog::info("reachd: SIGHUP, reloading templates");
+      spdlog::info("reachd: SIGHUP, reloading configuration and templates");
+      // The config file is re-read and checked; the log level and the template catalog take
+      // effect now. Listen address, store and channel settings need a restart.
+      auto again = reach::config::LoadConfigFile(path);
+      if (!again.errors.empty()) {
+        for (const auto& e : again.errors) spdlog::error("reachd: reload refused: {}", e);
+        sd_notify(0, "READY=1");
+        continue;
+      }
+      spdlog::set_level(spdlog::level::from_str(again.config.log.level));
       reach::Status st = gateway.ReloadTemplates();
       if (!st.ok()) spdlog::error("reachd: reload refused: {}", st.message());
       sd_notify(0, "READY=1");

@@ -8,12 +8,13 @@ cd "$(dirname "$0")/.."
 SIM_HTTP="${REACH_SIM_HTTP:-127.0.0.1:9090}"
 SIM_SMTP="${REACH_SIM_SMTP:-127.0.0.1:2525}"
 LISTEN="${REACH_LISTEN:-127.0.0.1:8080}"
+CONFIG="${REACH_CONFIG:-config/reachd.yaml}"
 # The development webhook secret; it matches channels.webhook.secret in config/reachd.yaml.
 SECRET="whsec_cmVhY2gtZGV2ZWxvcG1lbnQtc2VjcmV0LTAx"
 
 "$BUILD/tests/sim/reach-sim" --http "$SIM_HTTP" --smtp "$SIM_SMTP" --webhook-secret "$SECRET" &
 SIM_PID=$!
-"$BUILD/gateway/reachd" --config config/reachd.yaml --listen "$LISTEN" &
+"$BUILD/gateway/reachd" --config "$CONFIG" --listen "$LISTEN" &
 REACHD_PID=$!
 
 stop() {

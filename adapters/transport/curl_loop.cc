@@ -52,10 +52,15 @@ void CurlLoop::Add(CURL* easy, Done done) {
 }
 
 void CurlLoop::Post(std::function<void()> fn) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (stopping_) return;
-  posts_.push_back(std::move(fn));
-  curl_multi_wakeup(multi_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!stopping_) {
+      posts_.push_back(std::move(fn));
+      curl_multi_wakeup(multi_);
+      return;
+    }
+  }
+  fn();
 }
 
 void CurlLoop::Shutdown() {
@@ -128,8 +133,13 @@ void CurlLoop::Run() {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& a : adds_) aborted.push_back(std::move(a));
     adds_.clear();
-    posts_.clear();
   }
+  std::deque<std::function<void()>> posts;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    posts.swap(posts_);
+  }
+  for (auto& fn : posts) fn();
   for (auto& [easy, done] : aborted) {
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
     done(easy, CURLE_ABORTED_BY_CALLBACK);

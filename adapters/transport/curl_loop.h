@@ -44,7 +44,7 @@ class CurlLoop final {
   // the loop and must not be set). After Shutdown, `done` is called at once (on the calling
   // thread) with CURLE_ABORTED_BY_CALLBACK.
   void Add(CURL* easy, Done done);
-  // Runs `fn` on the loop thread (dropped after Shutdown).
+  // Runs `fn` on the loop thread; after Shutdown, at once on the calling thread.
   void Post(std::function<void()> fn);
   // Stops the loop: transfers in flight are aborted and their callbacks run with
   // CURLE_ABORTED_BY_CALLBACK before Shutdown returns. Idempotent.

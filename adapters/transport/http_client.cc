@@ -137,6 +137,7 @@ class CurlHttpClient final : public HttpClient {
     });
   }
 
+  void Post(std::function<void()> fn) override { loop_.Post(std::move(fn)); }
   void Shutdown() override { loop_.Shutdown(); }
 
  private:

@@ -60,6 +60,9 @@ class HttpClient {
  public:
   virtual ~HttpClient() = default;
   virtual void Send(HttpRequest request, HttpCallback done) = 0;
+  // Runs `fn` on the client's I/O thread (after Shutdown: at once, on the calling thread). For
+  // answers that need no request but must not run inside the caller's Send().
+  virtual void Post(std::function<void()> fn) = 0;
   // Completes everything in flight with kAborted before returning; later Sends complete with
   // kAborted at once.
   virtual void Shutdown() = 0;

@@ -96,6 +96,16 @@ class Sim:
         status, body = self.api.post("/_sim/faults", spec)
         assert status in (200, 201, 204), (status, body)
 
+    def clear_faults(self, endpoint=""):
+        status, body = self.api.call("DELETE", "/_sim/faults" +
+                                     ("?endpoint=" + endpoint if endpoint else ""))
+        assert status in (200, 204), (status, body)
+
+    def smtp_messages(self, limit=100000):
+        status, body = self.api.get("/_sim/smtp/messages?limit=%d" % limit)
+        assert status == 200, body
+        return body
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

@@ -68,7 +68,7 @@ class KillTest(unittest.TestCase):
         self.assertLess(sent_before, len(accepted), "the kill must happen with work left")
 
         # 3. Restart on the same data; everything accepted reaches a final state.
-        self.sim.fault({"endpoint": "webhook", "delay_ms": 0, "probability": 1.0})
+        self.sim.clear_faults("webhook")
         self.reachd.start()
         deadline = time.time() + 120
         pending = set(accepted)

@@ -1,0 +1,254 @@
+#include "adapters/email/smtp_adapter.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "adapters/email/mime.h"
+#include "adapters/transport/curl_loop.h"
+#include "common/crypto.h"
+
+namespace reach::adapters {
+
+namespace json = boost::json;
+
+namespace {
+
+// "5.1.1" from "550 5.1.1 User unknown" (or "550-5.1.1 ..."); empty when absent.
+std::string EnhancedCode(std::string_view reply) {
+  if (reply.size() < 5) return {};
+  std::string_view rest = reply.substr(4);
+  size_t end = rest.find(' ');
+  std::string_view token = rest.substr(0, end);
+  if (token.size() < 5 || (token[0] != '2' && token[0] != '4' && token[0] != '5') ||
+      token[1] != '.') {
+    return {};
+  }
+  for (char c : token) {
+    if (!(c == '.' || (c >= '0' && c <= '9'))) return {};
+  }
+  return std::string(token);
+}
+
+}  // namespace
+
+SendResult ClassifySmtpReply(CURLcode result, long reply_code, std::string_view last_reply) {
+  SendResult out;
+  out.provider = "smtp";
+  std::string enhanced = EnhancedCode(last_reply);
+  out.detail = std::string(last_reply.substr(0, 300));
+  if (result == CURLE_ABORTED_BY_CALLBACK) {
+    out.outcome = Outcome::kRetry;
+    out.code = "shutdown";
+    out.detail = "shutdown";
+    return out;
+  }
+  switch (result) {
+    case CURLE_USE_SSL_FAILED:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+      out.outcome = Outcome::kConfig;
+      out.code = "tls";
+      out.detail = curl_easy_strerror(result);
+      return out;
+    case CURLE_LOGIN_DENIED:
+      out.outcome = Outcome::kConfig;
+      out.code = reply_code ? std::to_string(reply_code) : "auth";
+      if (!enhanced.empty()) out.code += " " + enhanced;
+      if (out.detail.empty()) out.detail = "authentication failed";
+      return out;
+    default:
+      break;
+  }
+  if (reply_code == 0 || (result != CURLE_OK && reply_code < 400)) {
+    // No SMTP answer to classify: connect/resolve/timeout/dropped connection.
+    out.outcome = Outcome::kRetry;
+    out.code = "connection";
+    out.detail = curl_easy_strerror(result);
+    return out;
+  }
+  out.code = std::to_string(reply_code);
+  if (!enhanced.empty()) out.code += " " + enhanced;
+  const long c = reply_code;
+  if (result == CURLE_OK && c >= 200 && c < 300) {
+    out.outcome = Outcome::kSent;
+    return out;
+  }
+  if (c >= 400 && c < 500) {
+    bool rate = c == 421 || c == 452 || enhanced.rfind("4.7.", 0) == 0;
+    out.outcome = rate ? Outcome::kThrottled : Outcome::kRetry;
+    return out;
+  }
+  if (c == 530 || c == 534 || c == 535 || c == 538) {
+    out.outcome = Outcome::kConfig;
+    return out;
+  }
+  if (enhanced.rfind("5.1.", 0) == 0 || c == 551 || c == 553 || c == 521 || c == 556 ||
+      (c == 550 && enhanced.rfind("5.7.", 0) != 0)) {
+    out.outcome = Outcome::kRecipientInvalid;
+    return out;
+  }
+  if (enhanced == "5.2.2") {  // mailbox full: a soft bounce
+    out.outcome = Outcome::kRetry;
+    return out;
+  }
+  out.outcome = Outcome::kPermanent;  // 500-504, 552, 554, 555, 5.7.x policy, ...
+  return out;
+}
+
+namespace {
+
+struct Transfer {
+  std::string message;
+  size_t offset = 0;
+  std::string message_id;
+  std::string last_reply;
+  curl_slist* rcpt = nullptr;
+  SendCallback done;
+  std::string external_id;
+  ~Transfer() { curl_slist_free_all(rcpt); }
+};
+
+size_t ReadMessage(char* buffer, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  size_t len = std::min(size * n, t->message.size() - t->offset);
+  memcpy(buffer, t->message.data() + t->offset, len);
+  t->offset += len;
+  return len;
+}
+
+int Debug(CURL*, curl_infotype type, char* data, size_t size, void* user) {
+  if (type != CURLINFO_HEADER_IN) return 0;
+  auto* t = static_cast<Transfer*>(user);
+  std::string_view line(data, size);
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  t->last_reply.assign(line.substr(0, 512));
+  return 0;
+}
+
+class SmtpAdapter final : public Adapter {
+ public:
+  SmtpAdapter(const config::SmtpConfig& config, const Clock& clock)
+      : config_(config),
+        clock_(clock),
+        loop_(transport::CurlLoopOptions{
+            .name = "reach-smtp",
+            .max_total_connections = config.max_connections,
+            .max_host_connections = config.max_connections,
+            .max_concurrent_streams = 1,
+            .max_connects_cache = config.max_connections}) {
+    std::string url = config_.url;
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    url_ = url + "/" + config_.ehlo_domain;  // the URL path is the EHLO argument
+  }
+  ~SmtpAdapter() override { Shutdown(); }
+
+  std::string_view channel() const override { return "email"; }
+  std::string_view provider() const override { return "smtp"; }
+
+  void Send(SendRequest request, SendCallback done) override {
+    auto t = std::make_unique<Transfer>();
+    t->done = std::move(done);
+    t->external_id = request.external_id;
+    t->message_id = request.external_id + "." + crypto::HexEncode(crypto::RandomBytes(6)) + "@" +
+                    config_.message_id_domain;
+    mime::Email e;
+    e.from_address = config_.from_address;
+    e.from_name = config_.from_name;
+    e.to_address = request.to.email;
+    e.subject = Str(request.content, "subject");
+    e.text = Str(request.content, "text");
+    e.html = Str(request.content, "html");
+    e.message_id = t->message_id;
+    e.date_s = clock_.NowMs() / 1000;
+    if (!config_.list_unsubscribe_url.empty()) {
+      e.list_unsubscribe_url = config_.list_unsubscribe_url + request.external_id;
+    }
+    if (!config_.list_unsubscribe_mailto.empty()) {
+      e.list_unsubscribe_mailto = config_.list_unsubscribe_mailto + "?subject=" +
+                                  request.external_id;
+    }
+    e.extra_headers.emplace_back("X-Reach-Message-Id", request.external_id);
+    Result<std::string> built = Status::InvalidArgument("missing recipient", "to.email");
+    if (!request.to.email.empty()) built = mime::Build(e);
+    if (!built.ok()) {
+      SendResult r;
+      r.provider = "smtp";
+      r.outcome = Outcome::kPermanent;
+      r.code = "invalid_message";
+      r.detail = built.status().message() + " (" + built.status().field() + ")";
+      auto* raw = t.release();
+      loop_.Post([raw, r] {
+        std::unique_ptr<Transfer> owned(raw);
+        owned->done(r);
+      });
+      return;
+    }
+    t->message = std::move(built.value());
+    t->rcpt = curl_slist_append(nullptr, ("<" + request.to.email + ">").c_str());
+
+    CURL* easy = curl_easy_init();
+    Transfer* raw = t.release();
+    curl_easy_setopt(easy, CURLOPT_URL, url_.c_str());
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_MAIL_FROM, ("<" + config_.from_address + ">").c_str());
+    curl_easy_setopt(easy, CURLOPT_MAIL_RCPT, raw->rcpt);
+    curl_easy_setopt(easy, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(easy, CURLOPT_READFUNCTION, ReadMessage);
+    curl_easy_setopt(easy, CURLOPT_READDATA, raw);
+    curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(raw->message.size()));
+    curl_easy_setopt(easy, CURLOPT_DEBUGFUNCTION, Debug);
+    curl_easy_setopt(easy, CURLOPT_DEBUGDATA, raw);
+    curl_easy_setopt(easy, CURLOPT_VERBOSE, 1L);  // feeds Debug(); nothing is printed
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(config_.timeout_ms));
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(std::min(config_.timeout_ms, 10000)));
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    // Idle connections are dropped after a minute and none is kept over 10 minutes.
+    curl_easy_setopt(easy, CURLOPT_MAXAGE_CONN, 60L);
+    curl_easy_setopt(easy, CURLOPT_MAXLIFETIME_CONN, 600L);
+    if (config_.tls == "starttls") curl_easy_setopt(easy, CURLOPT_USE_SSL, CURLUSESSL_ALL);
+    if (!config_.username.empty()) {
+      curl_easy_setopt(easy, CURLOPT_USERNAME, config_.username.c_str());
+      curl_easy_setopt(easy, CURLOPT_PASSWORD, config_.password.c_str());
+    }
+    if (!config_.ca_file.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, config_.ca_file.c_str());
+    if (!config_.verify_peer) {
+      curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
+      curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    loop_.Add(easy, [raw](CURL* e, CURLcode rc) {
+      std::unique_ptr<Transfer> owned(raw);
+      long code = 0;
+      curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+      curl_easy_cleanup(e);
+      SendResult r = ClassifySmtpReply(rc, code, owned->last_reply);
+      if (r.outcome == Outcome::kSent) r.provider_message_id = "<" + owned->message_id + ">";
+      owned->done(std::move(r));
+    });
+  }
+
+  void Shutdown() override { loop_.Shutdown(); }
+
+ private:
+  static std::string Str(const json::object& o, std::string_view key) {
+    auto* v = o.if_contains(key);
+    return v && v->is_string() ? std::string(v->get_string()) : std::string();
+  }
+
+  config::SmtpConfig config_;
+  const Clock& clock_;
+  std::string url_;
+  transport::CurlLoop loop_;
+};
+
+}  // namespace
+
+std::unique_ptr<Adapter> MakeSmtpAdapter(const config::SmtpConfig& config, const Clock& clock) {
+  return std::make_unique<SmtpAdapter>(config, clock);
+}
+
+}  // namespace reach::adapters
