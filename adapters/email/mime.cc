@@ -71,17 +71,21 @@ void Part(std::string& out, std::string_view type, std::string_view body) {
 }  // namespace
 
 std::string EncodeWords(std::string_view text, size_t first_line_used) {
-  // "=?UTF-8?B?" + base64 + "?=" <= 75 characters: at most 63 base64 characters, so at most 45
-  // bytes of UTF-8 per word (a multiple of 3 keeps every word free of padding but the last).
-  constexpr size_t kMaxBytes = 45;
-  (void)first_line_used;  // every word fits a line on its own (75 + folding space < 78)
+  // "=?UTF-8?B?" + base64 + "?=": the first word shares its line with "Name: ", the others follow
+  // a folding space; every line stays within 76 characters and every word within 75. The UTF-8
+  // bytes per word are a multiple of 3 (no padding inside a word) and never split a character.
+  auto max_bytes = [](size_t room) {
+    size_t b64 = room > 12 ? room - 12 : 4;
+    return std::max<size_t>(3, b64 / 4 * 3);
+  };
+  size_t limit = max_bytes(std::min<size_t>(75, 76 - std::min<size_t>(first_line_used, 60)));
   std::string out;
   size_t i = 0;
   while (i < text.size()) {
     size_t end = i;
     while (end < text.size()) {
       size_t n = Utf8Len(static_cast<unsigned char>(text[end]));
-      if (end + n - i > kMaxBytes) break;
+      if (end + n - i > limit) break;
       end += n;
     }
     if (end == i) end = std::min(text.size(), i + Utf8Len(static_cast<unsigned char>(text[i])));
@@ -90,6 +94,7 @@ std::string EncodeWords(std::string_view text, size_t first_line_used) {
     out += crypto::Base64Encode(text.substr(i, end - i));
     out += "?=";
     i = end;
+    limit = max_bytes(75);
   }
   return out;
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "adapters/email/mime.h"
 #include "adapters/transport/curl_loop.h"
@@ -105,7 +106,7 @@ struct Transfer {
   std::string message;
   size_t offset = 0;
   std::string message_id;
-  std::string last_reply;
+  std::vector<std::string> replies;  // the server's last reply lines (bounded)
   curl_slist* rcpt = nullptr;
   SendCallback done;
   std::string external_id;
@@ -125,7 +126,8 @@ int Debug(CURL*, curl_infotype type, char* data, size_t size, void* user) {
   auto* t = static_cast<Transfer*>(user);
   std::string_view line(data, size);
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
-  t->last_reply.assign(line.substr(0, 512));
+  if (t->replies.size() >= 16) t->replies.erase(t->replies.begin());
+  t->replies.emplace_back(line.substr(0, 512));
   return 0;
 }
 
@@ -225,7 +227,16 @@ class SmtpAdapter final : public Adapter {
       long code = 0;
       curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
       curl_easy_cleanup(e);
-      SendResult r = ClassifySmtpReply(rc, code, owned->last_reply);
+      // The reply that carries `code` (after a failure curl also logs its QUIT's "221 Bye").
+      std::string prefix = std::to_string(code);
+      std::string reply;
+      for (auto it = owned->replies.rbegin(); it != owned->replies.rend(); ++it) {
+        if (code != 0 && it->rfind(prefix, 0) == 0) {
+          reply = *it;
+          break;
+        }
+      }
+      SendResult r = ClassifySmtpReply(rc, code, reply);
       if (r.outcome == Outcome::kSent) r.provider_message_id = "<" + owned->message_id + ">";
       owned->done(std::move(r));
     });

@@ -194,6 +194,7 @@ class CurlHttpClient final : public HttpClient {
       long status = 0;
       curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
       t->response.status = static_cast<int>(status);
+      curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &t->response.new_connections);
     } else {
       t->response.error_detail = t->error[0] ? t->error : curl_easy_strerror(rc);
       t->response.headers.clear();

@@ -49,6 +49,7 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
   int64_t elapsed_ms = 0;
+  long new_connections = 0;  // connections this request had to open (0 = reused one)
 
   // First header with this (lower-case) name.
   std::optional<std::string> Header(std::string_view lower_name) const;

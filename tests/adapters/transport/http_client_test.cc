@@ -1,0 +1,122 @@
+#include "adapters/transport/http_client.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <future>
+
+#include "tests/sim/simulator.h"
+
+namespace reach::transport {
+namespace {
+
+TEST(RetryAfterTest, SecondsDatesAndGarbage) {
+  EXPECT_EQ(ParseRetryAfterMs("120", 0), 120000);
+  EXPECT_EQ(ParseRetryAfterMs(" 0 ", 0), 0);
+  EXPECT_EQ(ParseRetryAfterMs("99999999", 0), 86400000);  // capped at a day
+  // Wed, 21 Oct 2015 07:28:00 GMT = 1445412480
+  EXPECT_EQ(ParseRetryAfterMs("Wed, 21 Oct 2015 07:28:00 GMT", 1445412480000 - 30000), 30000);
+  EXPECT_EQ(ParseRetryAfterMs("Wed, 21 Oct 2015 07:28:00 GMT", 1445412480000 + 5000), 0);
+  EXPECT_FALSE(ParseRetryAfterMs("", 0).has_value());
+  EXPECT_FALSE(ParseRetryAfterMs("-5", 0).has_value());
+  EXPECT_FALSE(ParseRetryAfterMs("soon", 0).has_value());
+}
+
+class HttpClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = sim::Simulator::Create(sim::SimOptions{}, clock_);
+    ASSERT_TRUE(s.ok());
+    sim_ = std::move(s.value());
+    ASSERT_TRUE(sim_->Start().ok());
+    client_ = MakeCurlHttpClient({});
+    url_ = "http://127.0.0.1:" + std::to_string(sim_->http_port()) + "/webhook/t";
+  }
+  void TearDown() override {
+    client_->Shutdown();
+    sim_->Stop();
+  }
+  HttpResponse Call(HttpRequest req) {
+    std::promise<HttpResponse> p;
+    client_->Send(std::move(req), [&](HttpResponse r) { p.set_value(std::move(r)); });
+    auto f = p.get_future();
+    EXPECT_EQ(f.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+    return f.get();
+  }
+  void Fault(const std::string& spec) {
+    auto f = sim::FaultTable::Parse(boost::json::parse(spec));
+    ASSERT_TRUE(f.ok()) << f.status().ToString();
+    sim_->faults().Add(std::move(f.value()));
+  }
+
+  SystemClock clock_;
+  std::unique_ptr<sim::Simulator> sim_;
+  std::unique_ptr<HttpClient> client_;
+  std::string url_;
+};
+
+TEST_F(HttpClientTest, PostsAndReadsStatusHeadersBody) {
+  Fault(R"({"endpoint":"webhook","status":429,"retry_after_s":9,"body":"{\"e\":1}","count":1})");
+  HttpRequest req;
+  req.url = url_;
+  req.body = R"({"x":1})";
+  req.headers = {{"Content-Type", "application/json"}, {"X-Test", "yes"}};
+  HttpResponse r = Call(req);
+  ASSERT_EQ(r.error, TransportError::kNone) << r.error_detail;
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(r.Header("retry-after"), "9");  // names are lower-cased
+  EXPECT_EQ(r.body, R"({"e":1})");
+  auto rec = sim_->requests().Recent("webhook", 1);
+  ASSERT_EQ(rec.size(), 1u);
+  EXPECT_EQ(rec[0].method, "POST");
+  EXPECT_EQ(rec[0].body, R"({"x":1})");
+  EXPECT_NE(rec[0].headers.find("x-test: yes"), std::string::npos);
+  EXPECT_EQ(rec[0].headers.find("expect:"), std::string::npos);
+  EXPECT_EQ(Call(req).status, 200);
+}
+
+TEST_F(HttpClientTest, TransportErrors) {
+  HttpRequest slow;
+  slow.url = url_;
+  slow.timeout_ms = 300;
+  Fault(R"({"endpoint":"webhook","delay_ms":5000,"count":1})");
+  EXPECT_EQ(Call(slow).error, TransportError::kTimeout);
+  HttpRequest refused;
+  refused.url = "http://127.0.0.1:1/x";
+  EXPECT_EQ(Call(refused).error, TransportError::kConnect);
+}
+
+TEST_F(HttpClientTest, ShutdownAbortsInFlightAndLaterSends) {
+  Fault(R"({"endpoint":"webhook","delay_ms":20000})");
+  HttpRequest req;
+  req.url = url_;
+  std::promise<HttpResponse> p;
+  client_->Send(req, [&](HttpResponse r) { p.set_value(std::move(r)); });
+  client_->Shutdown();
+  auto f = p.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  EXPECT_EQ(f.get().error, TransportError::kAborted);
+  bool called = false;
+  client_->Send(req, [&](HttpResponse r) {
+    called = true;
+    EXPECT_EQ(r.error, TransportError::kAborted);
+  });
+  EXPECT_TRUE(called);
+  sim_->faults().Clear();
+}
+
+TEST_F(HttpClientTest, ReusesOneConnection) {
+  HttpRequest req;
+  req.url = url_;
+  req.body = "{}";
+  long connects = 0;
+  for (int i = 0; i < 50; ++i) {
+    HttpResponse r = Call(req);
+    ASSERT_EQ(r.status, 200) << r.body;
+    connects += r.new_connections;
+  }
+  EXPECT_EQ(connects, 1);  // keep-alive: one connect for 50 sequential requests
+}
+
+}  // namespace
+}  // namespace reach::transport
