@@ -1,0 +1,133 @@
+"""reachctl against a running reachd (and the simulator): send, status, cancel, batch, health,
+templates, render, reload, and its exit codes."""
+import json
+import os
+import subprocess
+import unittest
+
+import harness
+
+
+class ReachctlTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.wd = harness.Workdir("ctl")
+        cls.sim = harness.Sim(cls.wd.path)
+        cls.reachd = harness.Reachd(cls.wd.path, harness.write_config(cls.wd.path, sim=cls.sim))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.reachd.stop()
+        cls.sim.stop()
+        cls.wd.cleanup()
+
+    def ctl(self, *args, server=None):
+        env = dict(os.environ, REACH_SERVER=server or "http://" + self.reachd.addr)
+        r = subprocess.run([harness.REACHCTL, *args], capture_output=True, text=True, env=env,
+                           cwd=harness.SOURCE, timeout=60)
+        return r.returncode, r.stdout, r.stderr
+
+    def test_send_then_status_shows_the_attempt(self):
+        rc, out, err = self.ctl("send", "--template", "welcome", "--channel", "email",
+                                "--channel", "webhook", "--to-email", "li.lei@example.com",
+                                "--var", "name=李雷", "--metadata", "campaign=7")
+        self.assertEqual(rc, 0, err)
+        msg_id, status = out.strip().split("\t")
+        self.assertEqual(status, "queued")
+        rc, out, err = self.ctl("status", msg_id, "--wait", "--wait-timeout-s", "30")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("id: " + msg_id, out)
+        self.assertIn("status: sent", out)
+        self.assertIn("channel: email", out)
+        self.assertIn("template: welcome", out)
+        attempt = [l for l in out.splitlines() if l.startswith("  ") and "smtp" in l]
+        self.assertEqual(len(attempt), 1, out)
+        self.assertIn("sent", attempt[0])
+        self.assertIn("250", attempt[0])
+        rc, out, _ = self.ctl("--json", "status", msg_id)
+        self.assertEqual(json.loads(out)["metadata"], {"campaign": "7"})
+
+    def test_errors_and_exit_codes(self):
+        rc, _, err = self.ctl("send", "--template", "welcome", "--channel", "email",
+                              "--to-phone", "+8613800138000", "--var", "name=x")
+        self.assertEqual(rc, 1)
+        self.assertIn("to.email", err)
+        rc, _, err = self.ctl("send", "--template", "nope", "--channel", "webhook")
+        self.assertEqual(rc, 1)
+        self.assertIn("template", err)
+        rc, _, err = self.ctl("status", "msg_424242")
+        self.assertEqual(rc, 1)
+        self.assertIn("not_found", err)
+        self.assertEqual(self.ctl("frobnicate")[0], 2)
+        self.assertEqual(self.ctl("send", "--template")[0], 2)
+        self.assertEqual(self.ctl("send", "--template", "welcome")[0], 2)  # no channel
+        self.assertEqual(self.ctl("send", "--priority", "high")[0], 2)
+        self.assertEqual(self.ctl("health", server="http://127.0.0.1:1")[0], 3)
+
+    def test_cancel_scheduled(self):
+        rc, out, err = self.ctl("send", "--template", "welcome", "--channel", "webhook",
+                                "--to-user-id", "u1", "--var", "name=x",
+                                "--send-at", "2099-01-01T00:00:00Z")
+        self.assertEqual(rc, 0, err)
+        msg_id = out.split("\t")[0]
+        rc, out, err = self.ctl("cancel", msg_id)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("cancelled", out)
+        self.assertIn("status: cancelled", self.ctl("status", msg_id)[1])
+        rc, _, err = self.ctl("cancel", msg_id)
+        self.assertEqual(rc, 1)
+        self.assertIn("conflict", err)
+
+    def test_batch_reports_every_line(self):
+        path = os.path.join(self.wd.path, "batch.jsonl")
+        good = {"template": "welcome", "channels": ["webhook"], "to": {"user_id": "u"},
+                "vars": {"name": "x"}}
+        with open(path, "w") as f:
+            for i in range(5):
+                f.write(json.dumps(dict(good, idempotency_key="b-%d" % i)) + "\n")
+            f.write("{not json\n")
+            f.write(json.dumps(dict(good, vars={})) + "\n")
+            f.write("\n")
+            f.write(json.dumps(dict(good, idempotency_key="b-last")) + "\n")
+        rc, out, err = self.ctl("batch", path, "--chunk", "3")
+        self.assertEqual(rc, 1, err)
+        lines = [l.split("\t") for l in out.strip().splitlines()]
+        self.assertEqual([l[0] for l in lines], ["1", "2", "3", "4", "5", "6", "7", "9"])
+        self.assertTrue(all(l[2] == "queued" for l in lines[:5]), lines)
+        self.assertEqual(lines[5][1:3], ["error", "invalid_json"])
+        self.assertEqual(lines[6][1], "error")
+        self.assertIn("vars.name", lines[6])
+        self.assertEqual(lines[7][2], "queued")
+        self.assertIn("6 accepted, 2 rejected", err)
+        for l in lines[:5]:
+            self.reachd.wait_status(l[1])
+
+    def test_health_templates_render_reload(self):
+        rc, out, _ = self.ctl("health")
+        self.assertEqual(rc, 0)
+        self.assertIn("/readyz\t200", out)
+        rc, out, _ = self.ctl("templates", "list")
+        self.assertEqual(rc, 0)
+        self.assertIn("welcome", out)
+        rc, out, _ = self.ctl("templates", "show", "welcome")
+        self.assertEqual(rc, 0)
+        self.assertIn('"name"', out)
+        rc, out, _ = self.ctl("templates", "lint", "config/templates")
+        self.assertEqual(rc, 0, out)
+        bad = os.path.join(self.wd.path, "bad_templates")
+        os.makedirs(bad)
+        with open(os.path.join(bad, "x.yaml"), "w") as f:
+            f.write("templates: {x: {channels: {email: {subject: '{{unclosed'}}}}\n")
+        rc, out, _ = self.ctl("templates", "lint", bad)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("x.yaml", out)
+        rc, out, err = self.ctl("render", "welcome", "--channel", "sms", "--var", "name=李雷")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("【Reach】李雷", out)
+        self.assertIn("1 segment", out)
+        rc, out, err = self.ctl("reload")
+        self.assertEqual(rc, 0, err)
+
+
+if __name__ == "__main__":
+    unittest.main()
