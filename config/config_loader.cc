@@ -18,7 +18,7 @@ class MapReader {
   MapReader(const YAML::Node& node, std::string path, std::vector<std::string>* errors)
       : node_(node), path_(std::move(path)), errors_(errors) {
     if (node_ && !node_.IsNull() && !node_.IsMap()) {
-      Error(path_, "must be a mapping");
+      Error(path_.empty() ? "(root)" : path_, "must be a mapping");
       valid_ = false;
     }
   }
@@ -30,9 +30,7 @@ class MapReader {
     }
   }
 
-  std::string Join(const std::string& key) const {
-    return path_.empty() ? key : path_ + "." + key;
-  }
+  std::string Join(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
 
   YAML::Node Child(const std::string& key) {
     known_.insert(key);
@@ -147,7 +145,7 @@ void LoadRetry(MapReader& parent, const std::string& key, RetryConfig* r) {
 
 void LoadEmail(MapReader& channels, const std::string& base_dir, SmtpConfig* c) {
   YAML::Node node = channels.Child("email");
-  if (!node) return;
+  if (!node || node.IsNull()) return;  // absent or empty: the channel is off
   MapReader m(node, channels.Join("email"), channels.errors());
   c->enabled = true;
   m.Get("enabled", &c->enabled);
@@ -181,7 +179,7 @@ void LoadEmail(MapReader& channels, const std::string& base_dir, SmtpConfig* c) 
 
 void LoadWebhook(MapReader& channels, const std::string& base_dir, WebhookConfig* c) {
   YAML::Node node = channels.Child("webhook");
-  if (!node) return;
+  if (!node || node.IsNull()) return;  // absent or empty: the channel is off
   MapReader m(node, channels.Join("webhook"), channels.errors());
   c->enabled = true;
   m.Get("enabled", &c->enabled);

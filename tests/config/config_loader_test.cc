@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 namespace reach::config {
 namespace {
@@ -95,6 +96,139 @@ channels:
       "nope\n",
       dir);
   EXPECT_TRUE(HasError(missing, "channels.email.password_file: cannot read"));
+}
+
+TEST(ConfigLoaderTest, UnknownKeysAtEveryLevelAreAllReported) {
+  auto r = LoadConfigText(R"(
+colour: blue
+server: {listen: "127.0.0.1:0", max_conections: 5}
+channels:
+  pigeon: {url: http://x}
+  email:
+    url: smtp://127.0.0.1:25
+    from_address: a@b.cn
+    pasword: x
+    retry: {max_attempts: 3, backof: 2}
+  webhook:
+    url: http://127.0.0.1:1/x
+    secret: whsec_AAAA
+    secrett: whsec_BBBB
+log: {level: info, formt: json}
+)",
+                          Dir());
+  for (const char* want :
+       {"colour: unknown key", "server.max_conections: unknown key", "channels.pigeon: unknown key",
+        "channels.email.pasword: unknown key", "channels.email.retry.backof: unknown key",
+        "channels.webhook.secrett: unknown key", "log.formt: unknown key"}) {
+    EXPECT_TRUE(HasError(r, want)) << want;
+  }
+  EXPECT_EQ(r.errors.size(), 7u);
+  for (const auto& e : r.errors) EXPECT_NE(e.find("unknown key"), std::string::npos) << e;
+}
+
+TEST(ConfigLoaderTest, ServerLimitsAreConfigurableAndChecked) {
+  auto r = LoadConfigText(R"(
+server:
+  body_limit_bytes: 2048
+  max_connections: 3
+  read_timeout_ms: 250
+  idle_timeout_ms: 400
+  max_batch_items: 5
+)",
+                          Dir());
+  for (const auto& e : r.errors) ADD_FAILURE() << e;
+  EXPECT_EQ(r.config.server.body_limit_bytes, 2048);
+  EXPECT_EQ(r.config.server.max_connections, 3);
+  EXPECT_EQ(r.config.server.read_timeout_ms, 250);
+  EXPECT_EQ(r.config.server.idle_timeout_ms, 400);
+  EXPECT_EQ(r.config.server.max_batch_items, 5);
+
+  auto bad = LoadConfigText(R"(
+server:
+  body_limit_bytes: 10
+  max_connections: 0
+  read_timeout_ms: 5
+  idle_timeout_ms: -1
+  max_batch_items: 10001
+)",
+                            Dir());
+  for (const char* key :
+       {"server.body_limit_bytes", "server.max_connections", "server.read_timeout_ms",
+        "server.idle_timeout_ms", "server.max_batch_items"}) {
+    EXPECT_TRUE(HasError(bad, std::string(key) + ": must be between")) << key;
+  }
+}
+
+TEST(ConfigLoaderTest, ShippedConfigDocumentsEveryServerLimit) {
+  std::ifstream in(std::string(REACH_SOURCE_DIR) + "/config/reachd.yaml");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  for (const char* key :
+       {"body_limit_bytes:", "max_connections:", "read_timeout_ms:", "idle_timeout_ms:",
+        "max_batch_items:", "format:", "secret_file", "password_file"}) {
+    EXPECT_NE(ss.str().find(key), std::string::npos) << key;
+  }
+}
+
+TEST(ConfigLoaderTest, WebhookSecretFileMissingOrDoubledNamesTheKey) {
+  std::string dir = Dir();
+  std::ofstream(dir + "/wh2") << "whsec_AAAA\r\n";
+  auto missing = LoadConfigText(
+      "channels:\n  webhook:\n    url: http://127.0.0.1:1/x\n    secret_file: no/such/file\n", dir);
+  EXPECT_TRUE(HasError(missing, "channels.webhook.secret_file: cannot read"));
+  auto both = LoadConfigText(
+      "channels:\n  webhook:\n    url: http://127.0.0.1:1/x\n    secret: whsec_AAAA\n"
+      "    secret_file: wh2\n",
+      dir);
+  EXPECT_TRUE(HasError(both, "channels.webhook.secret_file: set either secret or secret_file"));
+  auto abs = LoadConfigText(
+      "channels:\n  webhook:\n    url: http://127.0.0.1:1/x\n    secret_file: " + dir + "/wh2\n",
+      "/nonexistent");
+  EXPECT_EQ(abs.config.channels.webhook.secret, "whsec_AAAA");  // CRLF stripped
+  EXPECT_FALSE(HasError(abs, "channels.webhook"));
+}
+
+TEST(ConfigLoaderTest, ErrorsDoNotEchoSecrets) {
+  std::string dir = Dir();
+  auto r = LoadConfigText(
+      "channels:\n  webhook:\n    url: http://127.0.0.1:1/x\n    secret: hunter2-not-whsec\n"
+      "  email:\n    url: smtp://127.0.0.1:25\n    from_address: a@b.cn\n"
+      "    password: [hunter3]\n",
+      dir);
+  ASSERT_FALSE(r.errors.empty());
+  for (const auto& e : r.errors) {
+    EXPECT_EQ(e.find("hunter2"), std::string::npos) << e;
+    EXPECT_EQ(e.find("hunter3"), std::string::npos) << e;
+  }
+  EXPECT_TRUE(HasError(r, "channels.webhook.secret: missing or not"));
+  EXPECT_TRUE(HasError(r, "channels.email.password: wrong type"));
+}
+
+TEST(ConfigLoaderTest, NoChannelsSectionMeansNoChannels) {
+  for (const char* text : {"server: {listen: \"127.0.0.1:0\"}\n", "channels:\n", ""}) {
+    auto r = LoadConfigText(text, Dir());
+    for (const auto& e : r.errors) ADD_FAILURE() << text << ": " << e;
+    EXPECT_FALSE(r.config.channels.email.enabled) << text;
+    EXPECT_FALSE(r.config.channels.webhook.enabled) << text;
+  }
+}
+
+TEST(ConfigLoaderTest, NonMappingRootIsAnError) {
+  auto r = LoadConfigText("- a\n- b\n", Dir());
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0], "(root): must be a mapping");
+}
+
+TEST(ConfigLoaderTest, FileErrorsArePrefixedWithThePath) {
+  std::string dir = Dir();
+  std::string path = dir + "/bad.yaml";
+  std::ofstream(path) << "server: {lisen: x}\ntemplates: {dir: " << dir << "/templates}\n";
+  auto r = LoadConfigFile(path);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0], path + ": server.lisen: unknown key");
+  auto none = LoadConfigFile(dir + "/nope.yaml");
+  ASSERT_EQ(none.errors.size(), 1u);
+  EXPECT_NE(none.errors[0].find("cannot read"), std::string::npos);
 }
 
 TEST(ConfigLoaderTest, MalformedYamlReportsLine) {
