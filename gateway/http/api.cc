@@ -14,17 +14,17 @@ namespace {
 namespace json = boost::json;
 
 const std::set<std::string, std::less<>> kMessageKeys = {
-    "template", "channels", "to",       "vars",     "locale",          "category",
-    "priority", "send_at",  "ttl_s",    "metadata", "idempotency_key", "callback_url"};
+    "template", "channels", "to",    "vars",     "locale",          "category",
+    "priority", "send_at",  "ttl_s", "metadata", "idempotency_key", "callback_url"};
 const std::set<std::string, std::less<>> kBatchKeys = {
-    "template", "channels", "vars",  "locale",   "category",     "priority",
+    "template", "channels", "vars",     "locale",       "category", "priority",
     "send_at",  "ttl_s",    "metadata", "callback_url", "messages"};
 const std::set<std::string, std::less<>> kToKeys = {
-    "user_id",   "phone",      "email",    "wechat_openid",         "miniprogram_openid",
+    "user_id",      "phone",      "email",     "wechat_openid",         "miniprogram_openid",
     "wecom_userid", "apns_token", "fcm_token", "jpush_registration_id", "webhook_url"};
 const std::set<std::string, std::less<>> kChannels = {
-    "sms",          "rcs",    "email", "wechat_template", "wechat_subscribe",
-    "wecom",        "wecom_robot", "push",  "webhook"};
+    "sms",   "rcs",         "email", "wechat_template", "wechat_subscribe",
+    "wecom", "wecom_robot", "push",  "webhook"};
 
 constexpr size_t kMaxIdempotencyKey = 255;
 constexpr size_t kMaxAddress = 512;
@@ -40,25 +40,38 @@ bool IsHttpUrl(std::string_view s) {
 
 int HttpStatusFor(const Status& st, bool semantic) {
   switch (st.code()) {
-    case StatusCode::kInvalidArgument: return semantic ? 422 : 400;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kConflict: return 409;
-    case StatusCode::kPayloadTooLarge: return 413;
-    case StatusCode::kFailedPrecondition: return 409;
-    case StatusCode::kUnavailable: return 503;
-    default: return 500;
+    case StatusCode::kInvalidArgument:
+      return semantic ? 422 : 400;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kConflict:
+      return 409;
+    case StatusCode::kPayloadTooLarge:
+      return 413;
+    case StatusCode::kFailedPrecondition:
+      return 409;
+    case StatusCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
   }
 }
 
 std::string CodeFor(const Status& st) {
   switch (st.code()) {
-    case StatusCode::kInvalidArgument: return "invalid_argument";
-    case StatusCode::kNotFound: return "not_found";
+    case StatusCode::kInvalidArgument:
+      return "invalid_argument";
+    case StatusCode::kNotFound:
+      return "not_found";
     case StatusCode::kConflict:
-    case StatusCode::kFailedPrecondition: return "conflict";
-    case StatusCode::kPayloadTooLarge: return "payload_too_large";
-    case StatusCode::kUnavailable: return "unavailable";
-    default: return "internal";
+    case StatusCode::kFailedPrecondition:
+      return "conflict";
+    case StatusCode::kPayloadTooLarge:
+      return "payload_too_large";
+    case StatusCode::kUnavailable:
+      return "unavailable";
+    default:
+      return "internal";
   }
 }
 
@@ -84,9 +97,8 @@ std::optional<int64_t> ParseRfc3339(std::string_view s) {
   };
   int y, mo, d, h, mi, sec;
   if (!digits(0, 4, &y) || s.size() < 20 || s[4] != '-' || !digits(5, 2, &mo) || s[7] != '-' ||
-      !digits(8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-      !digits(11, 2, &h) || s[13] != ':' || !digits(14, 2, &mi) || s[16] != ':' ||
-      !digits(17, 2, &sec)) {
+      !digits(8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(11, 2, &h) ||
+      s[13] != ':' || !digits(14, 2, &mi) || s[16] != ':' || !digits(17, 2, &sec)) {
     return std::nullopt;
   }
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return std::nullopt;
@@ -144,8 +156,7 @@ bool IsEmailAddress(std::string_view e) {
     return false;
   }
   std::string_view domain = e.substr(at + 1);
-  if (domain.find('.') == std::string_view::npos || domain.front() == '.' ||
-      domain.back() == '.') {
+  if (domain.find('.') == std::string_view::npos || domain.front() == '.' || domain.back() == '.') {
     return false;
   }
   for (unsigned char c : e) {
@@ -169,7 +180,9 @@ Api::Api(store::Store& store, const config::Config& config, ApiHooks hooks, cons
       duplicates_(metrics.GetCounter("reach_api_messages_duplicate_total",
                                      "Sends answered from an earlier idempotency key")),
       rejected_(metrics.GetCounter("reach_api_messages_rejected_total",
-                                   "Messages rejected by validation")) {}
+                                   "Messages rejected by validation or an idempotency conflict")),
+      batches_rejected_(metrics.GetCounter("reach_api_batches_rejected_total",
+                                           "Whole batches rejected (body, messages, size)")) {}
 
 Status Api::BuildMessage(const json::object& item, const std::string& prefix,
                          store::NewMessage* out, bool* semantic) const {
@@ -202,10 +215,6 @@ Status Api::BuildMessage(const json::object& item, const std::string& prefix,
     std::string name(c.get_string());
     if (!kChannels.count(name)) return Invalid("unknown channel '" + name + "'", field);
     if (!seen.insert(name).second) return Invalid("channel listed twice", field);
-    if (hooks_.channel_configured && !hooks_.channel_configured(name)) {
-      if (semantic) *semantic = true;
-      return Invalid("channel '" + name + "' is not configured on this gateway", field);
-    }
     out->channels.push_back(std::move(name));
   }
 
@@ -235,11 +244,16 @@ Status Api::BuildMessage(const json::object& item, const std::string& prefix,
   }
   for (const std::string& c : out->channels) {
     const char* need = nullptr;
-    if (c == "sms" || c == "rcs") need = "phone";
-    else if (c == "email") need = "email";
-    else if (c == "wechat_template") need = "wechat_openid";
-    else if (c == "wechat_subscribe") need = "miniprogram_openid";
-    else if (c == "wecom") need = "wecom_userid";
+    if (c == "sms" || c == "rcs")
+      need = "phone";
+    else if (c == "email")
+      need = "email";
+    else if (c == "wechat_template")
+      need = "wechat_openid";
+    else if (c == "wechat_subscribe")
+      need = "miniprogram_openid";
+    else if (c == "wecom")
+      need = "wecom_userid";
     if (need && to_str(need).empty()) {
       return Invalid("required for channel " + c, prefix + "to." + need);
     }
@@ -265,16 +279,7 @@ Status Api::BuildMessage(const json::object& item, const std::string& prefix,
     }
     locale = std::string(v->value().get_string());
   }
-  ApiHooks::TemplateInfo info;
-  if (hooks_.check_template) {
-    Status st = hooks_.check_template(out->template_name, out->channels, vars, &info);
-    if (!st.ok()) {
-      if (semantic) *semantic = true;
-      return Status(st.code(), st.message(), prefix + st.field());
-    }
-  }
-  out->template_version = info.version;
-  std::string category = info.category.empty() ? "transactional" : info.category;
+  std::string category;  // empty: the template's default
   if (auto v = item.find("category"); v != item.end()) {
     if (!v->value().is_string()) return Invalid("must be a string", prefix + "category");
     category = std::string(v->value().get_string());
@@ -282,15 +287,12 @@ Status Api::BuildMessage(const json::object& item, const std::string& prefix,
       return Invalid("must be one of otp, transactional, marketing", prefix + "category");
     }
   }
-  out->category = category;
-  if (category == "otp") out->priority = config_.categories.otp_priority;
-  else if (category == "marketing") out->priority = config_.categories.marketing_priority;
-  else out->priority = config_.categories.transactional_priority;
+  std::optional<int> priority;  // empty: the category's default
   if (auto v = item.find("priority"); v != item.end()) {
     if (!v->value().is_int64() || v->value().get_int64() < 0 || v->value().get_int64() > 9) {
       return Invalid("must be an integer from 0 to 9", prefix + "priority");
     }
-    out->priority = static_cast<int>(v->value().get_int64());
+    priority = static_cast<int>(v->value().get_int64());
   }
 
   // send_at, ttl_s
@@ -339,12 +341,44 @@ Status Api::BuildMessage(const json::object& item, const std::string& prefix,
     }
     payload["metadata"] = v->value();
   }
+
+  // The request is well-formed; now what this gateway can accept (422). These run last so that
+  // a malformed request is always a 400 naming its field, whatever else is wrong with it.
+  for (size_t i = 0; i < out->channels.size(); ++i) {
+    const std::string& name = out->channels[i];
+    if (hooks_.channel_configured && !hooks_.channel_configured(name)) {
+      if (semantic) *semantic = true;
+      return Invalid("channel '" + name + "' is not configured on this gateway",
+                     prefix + "channels[" + std::to_string(i) + "]");
+    }
+  }
+  ApiHooks::TemplateInfo info;
+  if (hooks_.check_template) {
+    Status st = hooks_.check_template(out->template_name, out->channels,
+                                      payload["vars"].get_object(), &info);
+    if (!st.ok()) {
+      if (semantic) *semantic = true;
+      return Status(st.code(), st.message(), prefix + st.field());
+    }
+  }
+  out->template_version = info.version;
+  if (category.empty()) category = info.category.empty() ? "transactional" : info.category;
+  out->category = category;
+  if (priority) {
+    out->priority = *priority;
+  } else if (category == "otp") {
+    out->priority = config_.categories.otp_priority;
+  } else if (category == "marketing") {
+    out->priority = config_.categories.marketing_priority;
+  } else {
+    out->priority = config_.categories.transactional_priority;
+  }
+
   out->payload = json::serialize(payload);
   if (!out->idempotency_key.empty()) {
     // The same key with the same request is a duplicate; with another request, a conflict.
     std::string canon = out->template_name + '\n' + json::serialize(ch->value()) + '\n' +
-                        out->category + '\n' + std::to_string(out->priority) + '\n' +
-                        out->payload;
+                        out->category + '\n' + std::to_string(out->priority) + '\n' + out->payload;
     if (auto v = item.find("send_at"); v != item.end()) canon += json::serialize(v->value());
     if (auto v = item.find("ttl_s"); v != item.end()) canon += json::serialize(v->value());
     out->request_hash = crypto::HexEncode(crypto::Sha256(canon)).substr(0, 32);
@@ -361,8 +395,9 @@ void Api::Handle(Request&& req, Responder respond) {
   const unsigned ver = req.version();
   const bool ka = req.keep_alive();
   auto method_not_allowed = [&] {
-    respond(ErrorResponse(ver, ka, 405, "invalid_argument",
-                          "method " + std::string(req.method_string()) + " not allowed on " + path));
+    respond(
+        ErrorResponse(ver, ka, 405, "invalid_argument",
+                      "method " + std::string(req.method_string()) + " not allowed on " + path));
   };
 
   if (path == "/healthz") {
@@ -434,10 +469,10 @@ void Api::Handle(Request&& req, Responder respond) {
     if (st.ok()) {
       respond(JsonResponse(ver, ka, 200, R"({"status":"reloaded"})"));
     } else {
-      respond(ErrorResponse(ver, ka, st.code() == StatusCode::kUnavailable ? 503 : 422,
-                            st.code() == StatusCode::kUnavailable ? "unavailable"
-                                                                  : "invalid_argument",
-                            st.message(), st.field()));
+      respond(
+          ErrorResponse(ver, ka, st.code() == StatusCode::kUnavailable ? 503 : 422,
+                        st.code() == StatusCode::kUnavailable ? "unavailable" : "invalid_argument",
+                        st.message(), st.field()));
     }
     return;
   }
@@ -477,8 +512,8 @@ void Api::SendOne(Request&& req, Responder respond) {
   Status st = BuildMessage(item, "", &msg, &semantic);
   if (!st.ok()) {
     rejected_.Inc();
-    respond(ErrorResponse(ver, ka, HttpStatusFor(st, semantic), CodeFor(st), st.message(),
-                          st.field()));
+    respond(
+        ErrorResponse(ver, ka, HttpStatusFor(st, semantic), CodeFor(st), st.message(), st.field()));
     return;
   }
   std::vector<store::NewMessage> msgs;
@@ -487,6 +522,7 @@ void Api::SendOne(Request&& req, Responder respond) {
                                       std::vector<store::EnqueueResult> results) {
     const store::EnqueueResult& r = results.at(0);
     if (!r.status.ok()) {
+      rejected_.Inc();
       respond(ErrorResponse(ver, ka, HttpStatusFor(r.status, false), CodeFor(r.status),
                             r.status.message(),
                             r.status.code() == StatusCode::kConflict ? "idempotency_key" : ""));
@@ -511,29 +547,34 @@ void Api::SendBatch(Request&& req, Responder respond) {
   const bool ka = req.keep_alive();
   auto body = ParseBody(req);
   if (!body.ok()) {
+    batches_rejected_.Inc();
     respond(ErrorResponse(ver, ka, 400, "invalid_argument", body.status().message(), "body"));
     return;
   }
   const json::object& root = body.value();
   for (const auto& kv : root) {
     if (!kBatchKeys.count(kv.key())) {
-      respond(ErrorResponse(ver, ka, 400, "invalid_argument", "unknown field",
-                            std::string(kv.key())));
+      batches_rejected_.Inc();
+      respond(
+          ErrorResponse(ver, ka, 400, "invalid_argument", "unknown field", std::string(kv.key())));
       return;
     }
   }
   auto m = root.find("messages");
   if (m == root.end() || !m->value().is_array()) {
+    batches_rejected_.Inc();
     respond(ErrorResponse(ver, ka, 400, "invalid_argument", "must be an array of messages",
                           "messages"));
     return;
   }
   const json::array& items = m->value().get_array();
   if (items.empty()) {
+    batches_rejected_.Inc();
     respond(ErrorResponse(ver, ka, 400, "invalid_argument", "must not be empty", "messages"));
     return;
   }
   if (items.size() > static_cast<size_t>(config_.server.max_batch_items)) {
+    batches_rejected_.Inc();
     respond(ErrorResponse(ver, ka, 413, "payload_too_large",
                           "at most " + std::to_string(config_.server.max_batch_items) +
                               " messages per batch, got " + std::to_string(items.size()),
@@ -541,6 +582,7 @@ void Api::SendBatch(Request&& req, Responder respond) {
     return;
   }
   if (auto v = root.find("vars"); v != root.end() && !v->value().is_object()) {
+    batches_rejected_.Inc();
     respond(ErrorResponse(ver, ka, 400, "invalid_argument", "must be an object", "vars"));
     return;
   }
@@ -556,7 +598,8 @@ void Api::SendBatch(Request&& req, Responder respond) {
   for (size_t i = 0; i < items.size(); ++i) {
     std::string prefix = "messages[" + std::to_string(i) + "].";
     if (!items[i].is_object()) {
-      (*slots)[i].error = ErrorObject(Invalid("must be an object", "messages[" + std::to_string(i) + "]"));
+      (*slots)[i].error =
+          ErrorObject(Invalid("must be an object", "messages[" + std::to_string(i) + "]"));
       rejected_.Inc();
       continue;
     }
@@ -589,7 +632,8 @@ void Api::SendBatch(Request&& req, Responder respond) {
     json::array out;
     out.reserve(slots->size());
     bool any_new = false;
-    for (auto& s : *slots) {
+    for (size_t i = 0; i < slots->size(); ++i) {
+      Slot& s = (*slots)[i];
       if (s.msg_index < 0) {
         out.push_back(json::object{{"error", std::move(s.error)}});
         continue;
@@ -597,7 +641,11 @@ void Api::SendBatch(Request&& req, Responder respond) {
       const store::EnqueueResult& r = results.at(static_cast<size_t>(s.msg_index));
       if (!r.status.ok()) {
         Status st = r.status;
-        if (st.code() == StatusCode::kConflict) st = Status::Conflict(st.message());
+        if (st.code() == StatusCode::kConflict) {
+          st = Status(st.code(), st.message(),
+                      "messages[" + std::to_string(i) + "].idempotency_key");
+        }
+        rejected_.Inc();
         out.push_back(json::object{{"error", ErrorObject(st)}});
         continue;
       }
@@ -646,7 +694,8 @@ void Api::GetMessage(const Request& req, const std::string& id, Responder respon
   out["status"] = status;
   std::string channel = m.final_channel;
   if (m.status == store::MessageStatus::kQueued || m.status == store::MessageStatus::kSending) {
-    if (m.channel_index < static_cast<int>(m.channels.size())) channel = m.channels[m.channel_index];
+    if (m.channel_index < static_cast<int>(m.channels.size()))
+      channel = m.channels[m.channel_index];
   }
   out["channel"] = channel;
   out["template"] = m.template_name;
@@ -658,7 +707,8 @@ void Api::GetMessage(const Request& req, const std::string& id, Responder respon
   out["priority"] = m.priority;
   out["created_at"] = FormatRfc3339(m.created_at_ms);
   out["updated_at"] = FormatRfc3339(m.updated_at_ms);
-  if (m.status == store::MessageStatus::kQueued) out["next_attempt_at"] = FormatRfc3339(m.due_at_ms);
+  if (m.status == store::MessageStatus::kQueued)
+    out["next_attempt_at"] = FormatRfc3339(m.due_at_ms);
   if (m.expires_at_ms) out["expires_at"] = FormatRfc3339(*m.expires_at_ms);
   if (!m.reason.empty()) out["reason"] = m.reason;
   if (!m.idempotency_key.empty()) out["idempotency_key"] = m.idempotency_key;

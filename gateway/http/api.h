@@ -69,6 +69,7 @@ class Api {
   metrics::Counter& accepted_;
   metrics::Counter& duplicates_;
   metrics::Counter& rejected_;
+  metrics::Counter& batches_rejected_;
 };
 
 // Parses RFC 3339 ("2026-11-24T09:00:00+08:00", fractional seconds allowed) to ms since epoch.

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <future>
 
+#include "gateway/logging/logging.h"
 #include "gateway/store/sqlite_store.h"
 #include "tests/fakes/fake_clock.h"
 
@@ -142,13 +143,12 @@ TEST_F(ApiTest, BadInputIsRejectedNamingTheFieldAndStoresNothing) {
       {"malformed json", R"({"template": "welcome",)", 400, "body"},
       {"not an object", R"([1,2])", 400, "body"},
       {"missing template", R"({"channels":["email"],"to":{"email":"a@b.cn"}})", 400, "template"},
-      {"template wrong type", R"({"template":5,"channels":["email"],"to":{"email":"a@b.cn"}})",
-       400, "template"},
+      {"template wrong type", R"({"template":5,"channels":["email"],"to":{"email":"a@b.cn"}})", 400,
+       "template"},
       {"channels wrong type",
        R"({"template":"welcome","channels":"email","to":{"email":"a@b.cn"}})", 400, "channels"},
-      {"unknown channel",
-       R"({"template":"welcome","channels":["pigeon"],"to":{"email":"a@b.cn"}})", 400,
-       "channels[0]"},
+      {"unknown channel", R"({"template":"welcome","channels":["pigeon"],"to":{"email":"a@b.cn"}})",
+       400, "channels[0]"},
       {"channel not configured",
        R"({"template":"welcome","channels":["sms"],"to":{"phone":"+8613800138000"},"vars":{"name":"x"}})",
        422, "channels[0]"},
@@ -189,6 +189,181 @@ TEST_F(ApiTest, BadInputIsRejectedNamingTheFieldAndStoresNothing) {
   EXPECT_EQ(enqueued_.load(), 0);
 }
 
+// Each channel needs its address kind in `to` (API.md); a missing one is a 400 naming it, even
+// when the channel is not configured here (malformed beats not-acceptable).
+TEST_F(ApiTest, EveryChannelNeedsItsAddressKind) {
+  struct Case {
+    const char* channels;
+    const char* field;
+  };
+  std::vector<Case> cases = {
+      {R"(["sms"])", "to.phone"},
+      {R"(["rcs"])", "to.phone"},
+      {R"(["email"])", "to.email"},
+      {R"(["wechat_template"])", "to.wechat_openid"},
+      {R"(["wechat_subscribe"])", "to.miniprogram_openid"},
+      {R"(["wecom"])", "to.wecom_userid"},
+      {R"(["push"])", "to"},
+      {R"(["webhook","sms"])", "to.phone"},  // a fallback channel needs its address too
+  };
+  for (const auto& c : cases) {
+    std::string body = std::string(R"({"template":"welcome","channels":)") + c.channels +
+                       R"(,"to":{"user_id":"u-1"},"vars":{"name":"x"}})";
+    Reply r = Post("/v1/messages", body);
+    EXPECT_EQ(r.status, 400) << c.channels << ": " << r.raw;
+    EXPECT_EQ(ErrorField(r), c.field) << c.channels << ": " << r.raw;
+  }
+  // With the address present, an unconfigured channel is a 422 naming the channel.
+  std::vector<std::pair<std::string, std::string>> ok_address = {
+      {"sms", R"({"phone":"+8613800138000"})"},
+      {"rcs", R"({"phone":"+8613800138000"})"},
+      {"wechat_template", R"({"wechat_openid":"oABC"})"},
+      {"wechat_subscribe", R"({"miniprogram_openid":"oXYZ"})"},
+      {"wecom", R"({"wecom_userid":"lilei"})"},
+      {"wecom_robot", R"({})"},
+      {"push", R"({"apns_token":"a1b2"})"},
+      {"push", R"({"fcm_token":"dXN"})"},
+      {"push", R"({"jpush_registration_id":"1a00"})"},
+  };
+  for (const auto& [channel, to] : ok_address) {
+    std::string body = R"({"template":"welcome","channels":[")" + channel + R"("],"to":)" + to +
+                       R"(,"vars":{"name":"x"}})";
+    Reply r = Post("/v1/messages", body);
+    EXPECT_EQ(r.status, 422) << channel << ": " << r.raw;
+    EXPECT_EQ(ErrorField(r), "channels[0]") << channel << ": " << r.raw;
+  }
+  // Configured channels that need no address kind (webhook) or have theirs are accepted.
+  EXPECT_EQ(Post("/v1/messages",
+                 R"({"template":"welcome","channels":["webhook"],"to":{},"vars":{"name":"x"}})")
+                .status,
+            202);
+  EXPECT_EQ(Stored(), 1);
+}
+
+// Wrong types and bad values in every field: a 400 with the complete error shape, naming the
+// field (with the batch prefix where there is one), and nothing stored.
+TEST_F(ApiTest, WrongTypesAndValuesNameTheirField) {
+  const std::string head = R"({"template":"welcome","channels":["email"],)";
+  const std::string to = R"("to":{"email":"a@b.cn"})";
+  const std::string vars = R"("vars":{"name":"x"})";
+  auto with = [&](const std::string& extra) { return head + to + "," + vars + "," + extra + "}"; };
+  std::vector<BadCase> cases = {
+      {"channels empty", head.substr(0, head.find("\"channels\"")) + R"("channels":[],)" + to + "}",
+       400, "channels"},
+      {"channel not a string", R"({"template":"welcome","channels":[7],)" + to + "}", 400,
+       "channels[0]"},
+      {"channel twice", R"({"template":"welcome","channels":["email","email"],)" + to + "}", 400,
+       "channels[1]"},
+      {"to missing", R"({"template":"welcome","channels":["email"],"vars":{"name":"x"}})", 400,
+       "to"},
+      {"to not an object", head + R"("to":"a@b.cn"})", 400, "to"},
+      {"to.email not a string", head + R"("to":{"email":42}})", 400, "to.email"},
+      {"to unknown kind", head + R"("to":{"email":"a@b.cn","fax":"123"}})", 400, "to.fax"},
+      {"to.webhook_url not http", head + R"("to":{"email":"a@b.cn","webhook_url":"ftp://x"}})", 400,
+       "to.webhook_url"},
+      {"vars not an object", head + to + R"(,"vars":["x"]})", 400, "vars"},
+      {"locale not a string", with(R"("locale":5)"), 400, "locale"},
+      {"category not a string", with(R"("category":1)"), 400, "category"},
+      {"priority not an integer", with(R"("priority":"high")"), 400, "priority"},
+      {"priority fractional", with(R"("priority":4.5)"), 400, "priority"},
+      {"priority negative", with(R"("priority":-1)"), 400, "priority"},
+      {"send_at not a string", with(R"("send_at":1700000000)"), 400, "send_at"},
+      {"send_at no zone", with(R"("send_at":"2026-11-24T09:00:00")"), 400, "send_at"},
+      {"ttl_s not an integer", with(R"("ttl_s":"1d")"), 400, "ttl_s"},
+      {"ttl_s zero", with(R"("ttl_s":0)"), 400, "ttl_s"},
+      {"ttl_s over 30 days", with(R"("ttl_s":2592001)"), 400, "ttl_s"},
+      {"idempotency_key empty", with(R"("idempotency_key":"")"), 400, "idempotency_key"},
+      {"idempotency_key too long", with(R"("idempotency_key":")" + std::string(256, 'k') + "\""),
+       400, "idempotency_key"},
+      {"callback_url not http", with(R"("callback_url":"mailto:x@y.cn")"), 400, "callback_url"},
+      {"metadata not an object", with(R"("metadata":"c1")"), 400, "metadata"},
+      {"metadata value not a string", with(R"("metadata":{"campaign":42})"), 400,
+       "metadata.campaign"},
+      // A malformed request is a 400 even when its template is unknown too (422 comes last).
+      {"bad priority and unknown template",
+       R"({"template":"nope","channels":["email"],)" + to + R"(,"priority":99})", 400, "priority"},
+  };
+  for (const auto& c : cases) {
+    Reply r = Post("/v1/messages", c.body);
+    EXPECT_EQ(r.status, c.status) << c.name << ": " << r.raw;
+    ASSERT_TRUE(r.body.is_object() && r.body.as_object().contains("error")) << c.name << r.raw;
+    const json::object& e = r.body.at("error").as_object();
+    EXPECT_EQ(e.at("code").as_string(), "invalid_argument") << c.name;
+    EXPECT_FALSE(e.at("message").as_string().empty()) << c.name;
+    EXPECT_EQ(ErrorField(r), c.field) << c.name << ": " << r.raw;
+  }
+  EXPECT_EQ(Stored(), 0);
+  EXPECT_EQ(enqueued_.load(), 0);
+  Reply m = Call(boost::beast::http::verb::get, "/metrics", "");
+  EXPECT_NE(m.raw.find("reach_api_messages_accepted_total 0"), std::string::npos) << m.raw;
+  EXPECT_NE(m.raw.find("reach_api_messages_rejected_total " + std::to_string(cases.size())),
+            std::string::npos)
+      << m.raw;
+}
+
+// A rejected request that carried an idempotency key left nothing behind: the same key with a
+// good request afterwards creates a new message, not a duplicate.
+TEST_F(ApiTest, RejectedRequestDoesNotConsumeItsIdempotencyKey) {
+  Reply bad =
+      Post("/v1/messages", R"({"template":"welcome","channels":["email"],"to":{"email":"a@b.cn"}})",
+           {{"Idempotency-Key", "k-rej"}});
+  ASSERT_EQ(bad.status, 422) << bad.raw;  // vars.name missing
+  Reply good = Post("/v1/messages", kGood, {{"Idempotency-Key", "k-rej"}});
+  ASSERT_EQ(good.status, 202) << good.raw;
+  EXPECT_FALSE(good.body.as_object().contains("duplicate")) << good.raw;
+  EXPECT_EQ(Stored(), 1);
+}
+
+TEST_F(ApiTest, IdempotencyConflictNamesTheKey) {
+  ASSERT_EQ(Post("/v1/messages", kGood, {{"Idempotency-Key", "k-c"}}).status, 202);
+  std::string other =
+      R"({"template":"welcome","channels":["email"],"to":{"email":"b@b.cn"},"vars":{"name":"x"},"idempotency_key":"k-c"})";
+  Reply c = Post("/v1/messages", other);
+  EXPECT_EQ(c.status, 409) << c.raw;
+  EXPECT_EQ(c.body.at("error").at("code").as_string(), "conflict");
+  EXPECT_EQ(ErrorField(c), "idempotency_key");
+  EXPECT_FALSE(c.body.at("error").at("message").as_string().empty());
+  // In a batch, the conflicting item says which one it is; the others are committed.
+  Reply b = Post("/v1/messages/batch",
+                 R"({"template":"welcome","channels":["email"],"vars":{"name":"x"},"messages":[
+                   {"to":{"email":"c@b.cn"}},
+                   {"to":{"email":"b@b.cn"},"idempotency_key":"k-c"}]})");
+  ASSERT_EQ(b.status, 202) << b.raw;
+  const auto& results = b.body.at("results").as_array();
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_TRUE(results[0].as_object().contains("id")) << b.raw;
+  EXPECT_EQ(results[1].at("error").at("code").as_string(), "conflict") << b.raw;
+  EXPECT_EQ(results[1].at("error").at("field").as_string(), "messages[1].idempotency_key");
+  EXPECT_EQ(Stored(), 2);
+}
+
+// Errors of the batch as a whole: 400 (or 413 for size) naming the field; nothing stored.
+TEST_F(ApiTest, BadBatchIsRejectedWholeNamingTheField) {
+  std::vector<BadCase> cases = {
+      {"malformed json", R"({"messages":[)", 400, "body"},
+      {"not an object", R"([{"to":{}}])", 400, "body"},
+      {"messages missing", R"({"template":"welcome","channels":["email"]})", 400, "messages"},
+      {"messages not an array", R"({"template":"welcome","messages":{"to":{}}})", 400, "messages"},
+      {"messages empty", R"({"template":"welcome","messages":[]})", 400, "messages"},
+      {"unknown batch field", R"({"templat":"welcome","messages":[{"to":{}}]})", 400, "templat"},
+      {"batch vars not an object",
+       R"({"template":"welcome","channels":["email"],"vars":7,"messages":[{"to":{"email":"a@b.cn"}}]})",
+       400, "vars"},
+  };
+  for (const auto& c : cases) {
+    Reply r = Post("/v1/messages/batch", c.body);
+    EXPECT_EQ(r.status, c.status) << c.name << ": " << r.raw;
+    EXPECT_EQ(ErrorField(r), c.field) << c.name << ": " << r.raw;
+    ASSERT_TRUE(r.body.is_object()) << c.name;
+    EXPECT_EQ(r.body.at("error").at("code").as_string(), "invalid_argument") << c.name;
+  }
+  EXPECT_EQ(Stored(), 0);
+  Reply m = Call(boost::beast::http::verb::get, "/metrics", "");
+  EXPECT_NE(m.raw.find("reach_api_batches_rejected_total " + std::to_string(cases.size())),
+            std::string::npos)
+      << m.raw;
+}
+
 TEST_F(ApiTest, OversizeBodyIs413) {
   std::string big = R"({"template":"welcome","pad":")" + std::string(5 * 1024 * 1024, 'x') + "\"}";
   Reply r = Post("/v1/messages", big);
@@ -198,7 +373,8 @@ TEST_F(ApiTest, OversizeBodyIs413) {
 }
 
 TEST_F(ApiTest, BatchOf10001IsRejectedWhole) {
-  std::string body = R"({"template":"welcome","channels":["email"],"vars":{"name":"x"},"messages":[)";
+  std::string body =
+      R"({"template":"welcome","channels":["email"],"vars":{"name":"x"},"messages":[)";
   for (int i = 0; i < 10001; ++i) {
     if (i) body += ',';
     body += R"({"to":{"email":"a@b.cn"}})";
@@ -266,6 +442,33 @@ TEST_F(ApiTest, OperationsEndpoints) {
   EXPECT_NE(o.raw.find("openapi: 3"), std::string::npos);
   EXPECT_EQ(Call(boost::beast::http::verb::get, "/nope", "").status, 404);
   EXPECT_EQ(Call(boost::beast::http::verb::put, "/v1/messages", "").status, 405);
+}
+
+// The log scrubber (gateway/logging). Kept here because tests/gateway builds one binary for
+// the gateway core; it moves to tests/gateway/logging_test.cc when that file is added.
+TEST(RedactPersonalDataTest, MasksAddressesAndPhones) {
+  using logging::RedactPersonalData;
+  EXPECT_EQ(RedactPersonalData("550 5.1.1 <li.lei@example.com>: rejected"),
+            "550 5.1.1 <l***@example.com>: rejected");
+  EXPECT_EQ(RedactPersonalData("to=+8613800138000 code=400"), "to=+86138****8000 code=400");
+  EXPECT_EQ(RedactPersonalData("call 13800138000, or 8613912345678."),
+            "call 138****8000, or 86139****5678.");
+  EXPECT_EQ(RedactPersonalData("a@b.cn and c.d+e@f.example.org"),
+            "a***@b.cn and c***@f.example.org");
+  EXPECT_EQ(RedactPersonalData("13800138000@qq.com"), "1***@qq.com");
+  EXPECT_EQ(RedactPersonalData("{\"phone\":\"+8613800138000\"}"), "{\"phone\":\"+86138****8000\"}");
+}
+
+TEST(RedactPersonalDataTest, LeavesIdsNumbersAndMaskedTextAlone) {
+  using logging::RedactPersonalData;
+  for (const char* s :
+       {"message msg_13800138000 sent channel=email to=l***@example.com provider_id=",
+        "message msg_42 retry channel=webhook attempt=2 in=1000ms code=503", "to=+86138****8000",
+        "ts 1700000000000 count 12345678901234567", "user@localhost", "@everyone",
+        "id=ab13800138000", "path /u/13800138000", "+86 138", "李雷 <a@b>", "no personal data here",
+        ""}) {
+    EXPECT_EQ(RedactPersonalData(s), s) << s;
+  }
 }
 
 TEST(Rfc3339Test, Parses) {

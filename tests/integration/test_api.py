@@ -76,6 +76,116 @@ class ApiTest(unittest.TestCase):
         self.assertEqual(s, 404, b)
         self.assertEqual(b["error"]["code"], "not_found")
 
+    def metric(self, name):
+        status, text = self.reachd.api.call("GET", "/metrics")
+        self.assertEqual(status, 200)
+        for line in text.splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                return float(line.split()[-1])
+        return 0.0
+
+    def assert_full_error(self, status, body, want_status, code, field):
+        """The complete error shape: {"error": {"code", "message", "field"}}."""
+        self.assertEqual(status, want_status, body)
+        self.assertIsInstance(body, dict, body)
+        self.assertEqual(set(body), {"error"}, body)
+        err = body["error"]
+        self.assertEqual(err["code"], code, body)
+        self.assertIsInstance(err["message"], str)
+        self.assertTrue(err["message"], body)
+        self.assertEqual(err.get("field"), field, body)
+
+    def test_every_kind_of_bad_input_names_its_field_and_stores_nothing(self):
+        api = self.reachd.api
+        good = {"template": "welcome", "channels": ["webhook"], "to": {"user_id": "u-bad"},
+                "vars": {"name": "x"}}
+        cases = [
+            # (what, request, status, field)
+            ("malformed json", b'{"template": "welcome", "channels": [', 400, "body"),
+            ("not an object", b'["welcome"]', 400, "body"),
+            ("template wrong type", dict(good, template=["welcome"]), 400, "template"),
+            ("to wrong type", dict(good, to="u-bad"), 400, "to"),
+            ("vars wrong type", dict(good, vars="x"), 400, "vars"),
+            ("unknown channel", dict(good, channels=["pigeon"]), 400, "channels[0]"),
+            ("sms without phone", dict(good, channels=["sms"]), 400, "to.phone"),
+            ("rcs without phone", dict(good, channels=["rcs"]), 400, "to.phone"),
+            ("email without email", dict(good, channels=["email"]), 400, "to.email"),
+            ("wechat_template without openid", dict(good, channels=["wechat_template"]), 400,
+             "to.wechat_openid"),
+            ("wechat_subscribe without openid", dict(good, channels=["wechat_subscribe"]), 400,
+             "to.miniprogram_openid"),
+            ("wecom without userid", dict(good, channels=["wecom"]), 400, "to.wecom_userid"),
+            ("push without token", dict(good, channels=["push"]), 400, "to"),
+            ("fallback without address", dict(good, channels=["webhook", "email"]), 400,
+             "to.email"),
+            ("bad priority", dict(good, priority=10), 400, "priority"),
+            ("priority wrong type", dict(good, priority="5"), 400, "priority"),
+            ("bad category", dict(good, category="promo"), 400, "category"),
+            ("bad send_at", dict(good, send_at="next monday"), 400, "send_at"),
+            ("bad ttl_s", dict(good, ttl_s=-5), 400, "ttl_s"),
+            ("ttl_s wrong type", dict(good, ttl_s="3600"), 400, "ttl_s"),
+            ("unknown field", dict(good, prority=1), 400, "prority"),
+            ("unknown template", dict(good, template="no_such_template"), 422, "template"),
+            ("missing variable", dict(good, vars={}), 422, "vars.name"),
+            ("channel not configured", dict(good, channels=["sms"],
+                                            to={"phone": "+8613800138000"}), 422, "channels[0]"),
+        ]
+        accepted = self.metric("reach_api_messages_accepted_total")
+        rejected = self.metric("reach_api_messages_rejected_total")
+        for i, (what, req, want, field) in enumerate(cases):
+            with self.subTest(what):
+                key = "it-bad-%d" % i
+                s, b = api.post("/v1/messages", req, headers={"Idempotency-Key": key})
+                self.assert_full_error(s, b, want, "invalid_argument", field)
+        # Oversize body: 413 from the server before the API sees it.
+        s, b = api.call("POST", "/v1/messages", b'{"pad":"' + b"x" * (17 * 1024 * 1024) + b'"}')
+        self.assert_full_error(s, b, 413, "payload_too_large", "body")
+        # 10,001 items: 413 naming messages, and not one of them stored.
+        batch = {"template": "welcome", "channels": ["webhook"], "vars": {"name": "x"},
+                 "messages": [{"to": {"user_id": "u%d" % i}, "idempotency_key": "it-big-%d" % i}
+                              for i in range(10001)]}
+        s, b = api.post("/v1/messages/batch", batch)
+        self.assert_full_error(s, b, 413, "payload_too_large", "messages")
+        # Nothing was stored: no message was accepted, every one was counted as rejected...
+        self.assertEqual(self.metric("reach_api_messages_accepted_total"), accepted)
+        self.assertEqual(self.metric("reach_api_messages_rejected_total") - rejected, len(cases))
+        self.assertGreaterEqual(self.metric("reach_api_batches_rejected_total"), 1)
+        # ...and the idempotency keys they carried are still unused: a good request with one
+        # of them creates a new message rather than answering with an earlier one.
+        for key in ("it-bad-0", "it-bad-%d" % (len(cases) - 1), "it-big-0"):
+            s, b = api.post("/v1/messages", dict(good, idempotency_key=key))
+            self.assertEqual(s, 202, b)
+            self.assertNotIn("duplicate", b)
+        self.assertEqual(self.metric("reach_api_messages_accepted_total"), accepted + 3)
+
+    def test_idempotency_conflict_is_409_and_changes_nothing(self):
+        api = self.reachd.api
+        req = {"template": "welcome", "channels": ["webhook"], "to": {"user_id": "u-idem"},
+               "vars": {"name": "first"}, "send_at": "2099-01-01T00:00:00Z"}
+        s, first = api.post("/v1/messages", req, headers={"Idempotency-Key": "it-409"})
+        self.assertEqual(s, 202, first)
+        accepted = self.metric("reach_api_messages_accepted_total")
+        s, b = api.post("/v1/messages", dict(req, vars={"name": "second"}),
+                        headers={"Idempotency-Key": "it-409"})
+        self.assert_full_error(s, b, 409, "conflict", "idempotency_key")
+        self.assertEqual(self.metric("reach_api_messages_accepted_total"), accepted)
+        s, again = api.post("/v1/messages", req, headers={"Idempotency-Key": "it-409"})
+        self.assertEqual(s, 202, again)
+        self.assertEqual(again["id"], first["id"])
+        self.assertTrue(again.get("duplicate"))
+        self.assertEqual(self.metric("reach_api_messages_accepted_total"), accepted)
+
+    def test_unknown_message_and_endpoint(self):
+        api = self.reachd.api
+        s, b = api.get("/v1/messages/msg_999999999")
+        self.assertEqual(s, 404, b)
+        self.assertEqual(b["error"]["code"], "not_found")
+        s, b = api.call("DELETE", "/v1/messages/garbage")
+        self.assert_full_error(s, b, 404, "not_found", "id")
+        s, b = api.get("/v1/nothing-here")
+        self.assertEqual(s, 404, b)
+        self.assertEqual(b["error"]["code"], "not_found")
+
     def test_operations_endpoints(self):
         api = self.reachd.api
         self.assertEqual(api.get("/healthz")[0], 200)
