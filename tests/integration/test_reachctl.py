@@ -102,6 +102,53 @@ class ReachctlTest(unittest.TestCase):
         for l in lines[:5]:
             self.reachd.wait_status(l[1])
 
+    def test_batch_all_good_exits_zero_and_every_message_is_sent(self):
+        path = os.path.join(self.wd.path, "good.jsonl")
+        with open(path, "w") as f:
+            for i in range(7):
+                f.write(json.dumps({"template": "welcome", "channels": ["webhook"],
+                                    "to": {"user_id": "bg-%d" % i}, "vars": {"name": "x"},
+                                    "idempotency_key": "bg-%d" % i}) + "\n")
+        rc, out, err = self.ctl("batch", path, "--chunk", "2")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("7 accepted, 0 rejected", err)
+        lines = [l.split("\t") for l in out.strip().splitlines()]
+        self.assertEqual([l[0] for l in lines], [str(i) for i in range(1, 8)])
+        for l in lines:
+            self.assertEqual(l[2], "queued", l)
+            rc, shown, err = self.ctl("status", l[1], "--wait", "--wait-timeout-s", "30")
+            self.assertEqual(rc, 0, err)
+            self.assertIn("status: sent", shown)
+        # The same file again: nothing new, the same ids.
+        rc, again, err = self.ctl("batch", path, "--chunk", "5")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual([l.split("\t")[1] for l in again.strip().splitlines()],
+                         [l[1] for l in lines])
+        self.assertEqual(self.ctl("batch", os.path.join(self.wd.path, "missing.jsonl"))[0], 2)
+
+    def test_json_output_and_unknown_ids(self):
+        rc, out, err = self.ctl("--json", "send", "--template", "welcome", "--channel",
+                                "webhook", "--to-user-id", "u-json", "--var", "name=x")
+        self.assertEqual(rc, 0, err)
+        sent = json.loads(out)
+        self.assertEqual(sent["status"], "queued")
+        rc, out, err = self.ctl("--json", "status", sent["id"], "--wait")
+        self.assertEqual(rc, 0, err)
+        shown = json.loads(out)
+        self.assertEqual(shown["id"], sent["id"])
+        self.assertEqual(shown["status"], "sent")
+        self.assertEqual(shown["attempts"][-1]["outcome"], "sent")
+        rc, _, err = self.ctl("cancel", sent["id"])
+        self.assertEqual(rc, 1)
+        self.assertIn("409 conflict", err)
+        rc, _, err = self.ctl("cancel", "msg_987654321")
+        self.assertEqual(rc, 1)
+        self.assertIn("not_found", err)
+        rc, _, err = self.ctl("send", "--template", "welcome", "--channel", "sms",
+                              "--to-user-id", "u", "--var", "name=x")
+        self.assertEqual(rc, 1)
+        self.assertIn("400 invalid_argument to.phone", err)
+
     def test_health_templates_render_reload(self):
         rc, out, _ = self.ctl("health")
         self.assertEqual(rc, 0)
