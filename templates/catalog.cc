@@ -20,7 +20,8 @@ namespace fs = std::filesystem;
 // ---------------------------------------------------------------------------------------------
 // Compiled content tree: renders to the JSON content of one channel variant.
 
-enum class Limit : uint8_t { kNone, kChars, kBytes, kWechatName };
+// kSmsSegments: limit_max is the segment count; the text is also held to kMaxSmsChars.
+enum class Limit : uint8_t { kNone, kChars, kBytes, kWechatName, kSmsSegments };
 
 struct Node {
   enum class Kind : uint8_t { kConst, kText, kRaw, kObject, kArray, kInt };
@@ -103,11 +104,20 @@ json::value PlainScalar(const std::string& s) {
 }
 
 constexpr int kMaxYamlDepth = 64;
+// YAML aliases (*a) share one node that the conversion copies at every use, so a small file can
+// expand exponentially ("billion laughs"). A template file never needs this many nodes.
+constexpr size_t kMaxYamlNodes = 100000;
 
-void YamlToJson(const YAML::Node& n, const std::string& path, int depth, Errors* errs,
-                json::value* out) {
+void YamlToJson(const YAML::Node& n, const std::string& path, int depth, size_t* budget,
+                Errors* errs, json::value* out) {
   if (depth > kMaxYamlDepth) {
     errs->Add(path, "nested deeper than " + std::to_string(kMaxYamlDepth));
+    return;
+  }
+  if (*budget == 0) return;  // reported once, below
+  if (--*budget == 0) {
+    errs->Add(path, "more than " + std::to_string(kMaxYamlNodes) +
+                        " values after expanding aliases; the file is too large");
     return;
   }
   switch (n.Type()) {
@@ -127,7 +137,7 @@ void YamlToJson(const YAML::Node& n, const std::string& path, int depth, Errors*
       size_t i = 0;
       for (const auto& item : n) {
         json::value v;
-        YamlToJson(item, path + "[" + std::to_string(i++) + "]", depth + 1, errs, &v);
+        YamlToJson(item, path + "[" + std::to_string(i++) + "]", depth + 1, budget, errs, &v);
         a.push_back(std::move(v));
       }
       return;
@@ -146,7 +156,7 @@ void YamlToJson(const YAML::Node& n, const std::string& path, int depth, Errors*
           continue;
         }
         json::value v;
-        YamlToJson(kv.second, sub, depth + 1, errs, &v);
+        YamlToJson(kv.second, sub, depth + 1, budget, errs, &v);
         o.emplace(key, std::move(v));
       }
       return;
@@ -468,7 +478,26 @@ Node CompileWebhook(const json::value& v, const std::string& path, const Ctx& ct
 }
 
 constexpr int kDefaultMaxSmsSegments = 3;
-constexpr size_t kMaxSmsChars = 500;
+constexpr size_t kMaxSmsChars = 500;  // mainland providers: signature + body (reference section 7)
+
+// Arms the render-time check of a rendered SMS text: variables without max_length can make it
+// longer than the load-time estimate.
+void ArmSmsLimit(Node* n, int max_segments, std::string label) {
+  n->limit = Limit::kSmsSegments;
+  n->limit_max = static_cast<size_t>(max_segments);
+  n->label = std::move(label);
+}
+
+// A signature name as the providers take it: bare (no 【】), 2-16 characters.
+void CheckSignName(const std::string& name, const std::string& path, const Ctx& ctx) {
+  if (name.find("【") != std::string::npos || name.find("】") != std::string::npos) {
+    ctx.errs->Add(path, "the signature name is given without 【】");
+  }
+  size_t n = Utf8Chars(name);
+  if (n < 2 || n > 16) {
+    ctx.errs->Add(path, "a signature name has 2 to 16 characters, this one " + std::to_string(n));
+  }
+}
 
 // Returns the signature in a leading or trailing 【...】, or "".
 std::string TextSignature(std::string_view text) {
@@ -521,6 +550,7 @@ Node CompileSms(const json::value& v, const std::string& path, const Ctx& ctx) {
   Node out = Object();
   if (!f.ok()) return out;
   std::optional<std::string> sign = f.Str("sign_name", false);
+  if (sign) CheckSignName(*sign, f.Path("sign_name"), ctx);
   int max_segments = kDefaultMaxSmsSegments;
   if (const json::value* m = f.Get("max_segments")) {
     if (!m->is_int64() || m->get_int64() < 1 || m->get_int64() > 10) {
@@ -541,6 +571,7 @@ Node CompileSms(const json::value& v, const std::string& path, const Ctx& ctx) {
       Node n = Object();
       Add(&n, "template_code", Const(json::string(af.Str("template_code", true).value_or(""))));
       std::optional<std::string> s = af.Str("sign_name", false);
+      if (s) CheckSignName(*s, af.Path("sign_name"), ctx);
       if (!s) s = sign;
       if (!s) all_providers_signed = false;
       Add(&n, "sign_name", Const(json::string(s.value_or(""))));
@@ -565,6 +596,7 @@ Node CompileSms(const json::value& v, const std::string& path, const Ctx& ctx) {
       Node n = Object();
       Add(&n, "template_id", Const(json::string(tf.Str("template_id", true).value_or(""))));
       std::optional<std::string> s = tf.Str("sign_name", false);
+      if (s) CheckSignName(*s, tf.Path("sign_name"), ctx);
       if (!s) s = sign;
       if (!s) all_providers_signed = false;
       Add(&n, "sign_name", Const(json::string(s.value_or(""))));
@@ -601,15 +633,22 @@ Node CompileSms(const json::value& v, const std::string& path, const Ctx& ctx) {
       ctx.errs->Add(text_path,
                     "signature 【" + in_text + "】 differs from sign_name '" + *sign + "'");
     }
+    // Marketing texts end with the opt-out wording; other categories must not carry it
+    // (Aliyun refuses 通知 templates with it; reference section 7).
     const std::string& optout = ctx.config->sms_optout_text;
     bool has_optout = !optout.empty() && raw.find(optout) != std::string_view::npos;
-    if (ctx.category == "marketing" && !optout.empty() && !has_optout) {
-      ctx.errs->Add(text_path, "marketing SMS must contain the opt-out text '" + optout + "'");
+    std::string_view body = raw;
+    while (!body.empty() && (body.back() == ' ' || body.back() == '\n' || body.back() == '\t')) {
+      body.remove_suffix(1);
+    }
+    if (ctx.category == "marketing" && !optout.empty() && !body.ends_with(optout)) {
+      ctx.errs->Add(text_path, "marketing SMS must end with the opt-out text '" + optout + "'");
     } else if (ctx.category != "marketing" && has_optout) {
       ctx.errs->Add(text_path, "the opt-out text '" + optout + "' is only for marketing SMS");
     }
     Node n = CompileText(*text, text_path, Escape::kNone, ctx, prefix);
     CheckSmsLength(n.text, text_path, max_segments, ctx);
+    ArmSmsLimit(&n, max_segments, "the SMS text");
     Add(&out, "text", std::move(n));
   } else if (text != nullptr) {
     ctx.errs->Add(f.Path("text"), std::string("expected a string, got ") + KindName(*text));
@@ -689,6 +728,7 @@ Node CompileRcs(const json::value& v, const std::string& path, const Ctx& ctx) {
   if (const json::value* fb = f.Required("fallback_sms")) {
     Node n = CompileText(*fb, f.Path("fallback_sms"), Escape::kNone, ctx);
     CheckSmsLength(n.text, f.Path("fallback_sms"), kDefaultMaxSmsSegments, ctx);
+    ArmSmsLimit(&n, kDefaultMaxSmsSegments, "the fallback SMS");
     Add(&out, "fallback_sms", std::move(n));
   }
   return out;
@@ -878,6 +918,27 @@ size_t EstimateBytes(const Node& n, const Ctx& ctx) {
 
 constexpr size_t kApnsMaxBytes = 4096;
 
+// Size of the APNs payload the push adapter builds from rendered push content:
+// {"aps":{"alert":{"title","body"},"badge","sound"}, <data keys>, <apns overrides>}. The
+// overrides are counted as a separate tree (an upper bound of the merge).
+size_t ApnsPayloadBytes(const json::object& c) {
+  json::object alert;
+  json::object aps;
+  json::object payload;
+  if (const json::value* t = c.if_contains("title")) alert["title"] = *t;
+  if (const json::value* b = c.if_contains("body")) alert["body"] = *b;
+  aps["alert"] = std::move(alert);
+  if (const json::value* b = c.if_contains("badge")) aps["badge"] = *b;
+  if (const json::value* s = c.if_contains("sound")) aps["sound"] = *s;
+  payload["aps"] = std::move(aps);
+  if (const json::value* d = c.if_contains("data"); d != nullptr && d->is_object()) {
+    for (const auto& kv : d->get_object()) payload[kv.key()] = kv.value();
+  }
+  size_t n = json::serialize(payload).size();
+  if (const json::value* a = c.if_contains("apns")) n += json::serialize(*a).size();
+  return n;
+}
+
 Node CompilePush(const json::value& v, const std::string& path, const Ctx& ctx) {
   Fields f(v, path, ctx.errs, {"title", "body", "badge", "sound", "data", "apns", "fcm", "jpush"});
   Node out = Object();
@@ -1016,7 +1077,17 @@ Status RenderNode(const Node& n, const Scope& scope, std::string* scratch, json:
       return Status::Ok();
     }
   }
-  if (n.limit != Limit::kNone && out->is_string()) {
+  if (n.limit == Limit::kSmsSegments && out->is_string()) {
+    SmsCount c = CountSms(std::string_view(out->get_string()));
+    if (c.segments > n.limit_max || c.chars > kMaxSmsChars) {
+      return Status::InvalidArgument(n.label + " renders to " + std::to_string(c.chars) +
+                                         " chars = " + std::to_string(c.segments) + " " +
+                                         SmsEncodingName(c.encoding) + " segments; at most " +
+                                         std::to_string(n.limit_max) + " segments and " +
+                                         std::to_string(kMaxSmsChars) + " chars",
+                                     "vars");
+    }
+  } else if (n.limit != Limit::kNone && out->is_string()) {
     std::string_view s(out->get_string());
     size_t len = n.limit == Limit::kBytes ? s.size() : Utf8Chars(s);
     size_t max = n.limit_max;
@@ -1317,6 +1388,15 @@ Result<json::object> Template::Render(std::string_view channel, std::string_view
   scratch.reserve(512);
   json::value out;
   if (Status st = RenderNode(v->content, scope, &scratch, &out); !st.ok()) return st;
+  if (v->channel == "push") {
+    // Variables without max_length are not in the load-time estimate; check what was rendered.
+    if (size_t bytes = ApnsPayloadBytes(out.get_object()); bytes > kApnsMaxBytes) {
+      return Status::InvalidArgument("the APNs payload renders to " + std::to_string(bytes) +
+                                         " bytes; APNs allows at most " +
+                                         std::to_string(kApnsMaxBytes),
+                                     "vars");
+    }
+  }
   return std::move(out.get_object());
 }
 
@@ -1342,12 +1422,14 @@ void ParseDocument(std::string_view text, const config::TemplatesConfig& config,
     return;
   }
   json::value doc;
+  size_t budget = kMaxYamlNodes;
   try {
-    YamlToJson(root, "", 0, errs, &doc);
+    YamlToJson(root, "", 0, &budget, errs, &doc);
   } catch (const std::exception& e) {
     errs->Add("", std::string("YAML error: ") + e.what());
     return;
   }
+  if (budget == 0) return;
   if (doc.is_null()) return;  // empty file
   Fields f(doc, "", errs, {"templates"});
   if (!f.ok()) return;

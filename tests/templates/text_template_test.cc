@@ -66,6 +66,11 @@ TEST(TextTemplateTest, HtmlEscapingAndRaw) {
   EXPECT_EQ(R("{{{x}}}|{{&x}}", v, Escape::kHtml),
             "<script>alert('x')</script>&\"|<script>alert('x')</script>&\"");
   EXPECT_EQ(R("{{x}}", v, Escape::kNone), "<script>alert('x')</script>&\"");
+  // Defaults and list items are values too: escaped like any variable.
+  EXPECT_EQ(R(R"({{nope|default:"<b>&"}})", v, Escape::kHtml), "&lt;b&gt;&amp;");
+  json::object list{{"items", json::array{"<i>", json::object{{"t", "\"q\""}}}}};
+  EXPECT_EQ(R("{{#items}}[{{.}}]{{/items}}{{#items.1}}{{t}}{{/items.1}}", list, Escape::kHtml),
+            "[&lt;i&gt;][{&quot;t&quot;:&quot;\\&quot;q\\&quot;&quot;}]&quot;q&quot;");
 }
 
 TEST(TextTemplateTest, JsonEscaping) {

@@ -261,21 +261,136 @@ TEST(ValidationTest, MarketingSmsNeedsOptOut) {
   sale_ok:
     category: marketing
     channels: {sms: {text: "【Reach】全场8折，拒收请回复R"}}
+  sale_middle:
+    category: marketing
+    channels: {sms: {text: "【Reach】拒收请回复R。全场8折"}}
 )";
   auto e = Errors("m.yaml", yaml);
-  ASSERT_EQ(e.size(), 2u) << Join(e);
+  ASSERT_EQ(e.size(), 3u) << Join(e);
   EXPECT_EQ(e[0],
-            "m.yaml: templates.sale.channels.sms.text: marketing SMS must contain the opt-out text "
-            "'拒收请回复R'");
+            "m.yaml: templates.sale.channels.sms.text: marketing SMS must end with the opt-out "
+            "text '拒收请回复R'");
   EXPECT_EQ(e[1],
             "m.yaml: templates.notice.channels.sms.text: the opt-out text '拒收请回复R' is only "
             "for marketing SMS");
+  EXPECT_EQ(e[2],
+            "m.yaml: templates.sale_middle.channels.sms.text: marketing SMS must end with the "
+            "opt-out text '拒收请回复R'");
   config::TemplatesConfig td;
   td.sms_optout_text = "回TD退订";
   auto e2 = Errors("m.yaml", yaml, td);
   EXPECT_ERROR(e2,
-               "templates.sale_ok.channels.sms.text: marketing SMS must contain the opt-out text "
+               "templates.sale_ok.channels.sms.text: marketing SMS must end with the opt-out text "
                "'回TD退订'");
+}
+
+TEST(ValidationTest, SignatureNames) {
+  auto e = Errors("sig.yaml", R"(templates:
+  bracketed:
+    channels: {sms: {text: "您好", sign_name: "【Reach】"}}
+  short:
+    channels: {sms: {text: "您好", sign_name: R}}
+  provider_long:
+    channels:
+      sms:
+        text: "【Reach】您好"
+        providers: {aliyun: {template_code: SMS_1, sign_name: 一二三四五六七八九十一二三四五六七}}
+  fine:
+    channels: {sms: {text: "您好", sign_name: 阿里云}}
+)");
+  EXPECT_ERROR(e,
+               "sig.yaml: templates.bracketed.channels.sms.sign_name: the signature name is given "
+               "without 【】");
+  EXPECT_ERROR(e,
+               "sig.yaml: templates.short.channels.sms.sign_name: a signature name has 2 to 16 "
+               "characters, this one 1");
+  EXPECT_ERROR(e,
+               "sig.yaml: templates.provider_long.channels.sms.providers.aliyun.sign_name: a "
+               "signature name has 2 to 16 characters, this one 17");
+  EXPECT_EQ(Join(e).find("fine"), std::string::npos) << Join(e);
+}
+
+// GSM-7 texts (no signature in the text: the providers add theirs) use 160/153; number variables
+// keep a text GSM-7, string variables may carry any character and count as UCS-2.
+TEST(ValidationTest, SmsSegmentsGsm7AtLoad) {
+  std::string a150(150, 'a');
+  std::string a151(151, 'a');
+  std::string tpl = "templates:\n";
+  auto add = [&tpl](const std::string& name, const std::string& var, const std::string& text,
+                    int max_segments) {
+    tpl += "  " + name + ":\n    variables: {v: " + var + "}\n    channels:\n      sms:\n" +
+           "        text: \"" + text + "\"\n        max_segments: " + std::to_string(max_segments) +
+           "\n        providers: {aliyun: {template_code: SMS_1, sign_name: Reach}}\n";
+  };
+  add("gsm_fits", "{type: number, max_length: 10}", a150 + "{{v}}", 1);  // 160 septets
+  add("gsm_over", "{type: number, max_length: 10}", a151 + "{{v}}", 1);  // 161 septets
+  add("gsm_two", "{type: number, max_length: 10}", a151 + "{{v}}", 2);   // 2 x 153
+  add("ucs_over", "{type: string, max_length: 10}", std::string(61, 'a') + "{{v}}", 1);  // 71
+  add("ext_fits", "{type: number, max_length: 2}", std::string(79, '[') + "{{v}}", 1);   // 158+2
+  add("ext_over", "{type: number, max_length: 2}", std::string(80, '[') + "{{v}}", 1);   // 160+2
+  auto e = Errors("g.yaml", tpl);
+  EXPECT_ERROR(e,
+               "g.yaml: templates.gsm_over.channels.sms.text: text can reach 161 GSM-7 units = 2 "
+               "segments with variables at max_length; max_segments is 1");
+  EXPECT_ERROR(e,
+               "g.yaml: templates.ucs_over.channels.sms.text: text can reach 71 UCS-2 units = 2 "
+               "segments");
+  EXPECT_EQ(Join(e).find("gsm_fits"), std::string::npos) << Join(e);
+  EXPECT_EQ(Join(e).find("gsm_two"), std::string::npos) << Join(e);
+  EXPECT_EQ(Join(e).find("ext_fits"), std::string::npos) << Join(e);  // exactly 160 septets
+  EXPECT_ERROR(e,
+               "g.yaml: templates.ext_over.channels.sms.text: text can reach 162 GSM-7 units = 2 "
+               "segments");
+  EXPECT_EQ(e.size(), 3u) << Join(e);
+}
+
+// Variables without max_length are not in the load-time estimates; what they render to is
+// checked at render time and refused as InvalidArgument (the dispatcher fails the message).
+TEST(ValidationTest, RenderTimeSmsAndApnsLimits) {
+  config::TemplatesConfig cfg;
+  auto t = ParseTemplateSource(R"(templates:
+  r:
+    variables: {v: {type: string}}
+    channels:
+      sms: {text: "【Reach】{{v}}", max_segments: 1}
+      rcs: {text: "{{v}}", fallback_sms: "【Reach】{{v}}"}
+      push: {title: t, body: "{{v}}"}
+)",
+                               cfg);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  const Template& r = *t.value();
+  auto vars = [](size_t n) { return boost::json::object{{"v", std::string(n, 'x')}}; };
+  // 【Reach】 is 7 chars and makes the text UCS-2: 63 more = 70 = one segment.
+  EXPECT_TRUE(r.Render("sms", "", vars(63)).ok());
+  auto two = r.Render("sms", "", vars(64));
+  EXPECT_EQ(two.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(two.status().field(), "vars");
+  EXPECT_NE(two.status().message().find("71 chars = 2 UCS-2 segments; at most 1 segments"),
+            std::string::npos)
+      << two.status().ToString();
+  // The RCS fallback keeps the default of 3 segments: 7 + 194 = 201 > 3 x 67.
+  EXPECT_TRUE(r.Render("rcs", "", vars(194)).ok());
+  EXPECT_EQ(r.Render("rcs", "", vars(195)).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(r.Render("push", "", vars(3900)).ok());
+  auto big = r.Render("push", "", vars(4096));
+  EXPECT_EQ(big.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(big.status().message().find("APNs allows at most 4096"), std::string::npos)
+      << big.status().ToString();
+}
+
+TEST(ValidationTest, YamlAliasExpansionIsBounded) {
+  // Ten levels of ten aliases expand to 10^10 values; refused instead of exhausting memory.
+  std::string yaml = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 10; ++i) {
+    std::string prev = "*a" + std::to_string(i - 1);
+    yaml += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k) yaml += (k ? ", " : "") + prev;
+    yaml += "]\n";
+  }
+  yaml += "templates: {}\n";
+  auto e = Errors("bomb.yaml", yaml);
+  ASSERT_FALSE(e.empty());
+  EXPECT_ERROR(e, "values after expanding aliases; the file is too large");
 }
 
 TEST(ValidationTest, ChannelShapes) {
