@@ -1,5 +1,7 @@
-"""Process lifecycle: --check-config reports every error with its key path and exits 2; SIGHUP
-reloads templates; SIGTERM drains and exits 0; a restarted daemon resumes scheduled work."""
+"""Process lifecycle: --check-config reports every error with its key path and exits 2; SIGHUP,
+POST /v1/admin/reload and the file watch reload templates (a broken catalog is refused with its
+errors and the old one serves); SIGTERM drains and exits 0; a restarted daemon resumes scheduled
+work."""
 import os
 import shutil
 import signal
@@ -82,13 +84,96 @@ class LifecycleTest(unittest.TestCase):
             self.assertIn('"user.welcome.v2"', bodies[new_msg["id"]])
             self.assertIn('"user.welcome"', bodies[old_msg["id"]])
             self.assertNotIn("v2", bodies[old_msg["id"]])
-            # A broken catalog is refused; the old one keeps serving.
+            # A broken catalog is refused with its errors (file and key path); the old one keeps
+            # serving, over POST /v1/admin/reload and over SIGHUP alike.
+            s, cat = reachd.api.get("/v1/templates")
+            self.assertEqual(s, 200, cat)
             with open(os.path.join(tdir, "broken.yaml"), "w") as f:
                 f.write("templates: {broken: {channels: {email: {subject: '{{oops'}}}}\n")
             s, b = reachd.api.post("/v1/admin/reload", {})
-            self.assertGreaterEqual(s, 400, b)
+            self.assertEqual(s, 422, b)
+            self.assertIn("broken.yaml: templates.broken.channels.email.subject: unclosed tag",
+                          b["error"]["message"])
+            self.assertIn("templates.broken.channels.email: needs text or html",
+                          b["error"]["message"])
+            reachd.proc.send_signal(signal.SIGHUP)
+            time.sleep(0.5)
+            self.assertIsNone(reachd.proc.poll())
+            s, b = reachd.api.get("/v1/templates")
+            self.assertEqual(b["version"], cat["version"])
             s, b = reachd.api.post("/v1/messages", req)
             self.assertEqual(s, 202, b)
+            self.assertEqual(reachd.wait_status(b["id"])["status"], "sent")
+            s, kept = reachd.api.post("/v1/messages", {
+                "template": "welcome", "channels": ["webhook"], "to": {"user_id": "u-kept"},
+                "vars": {"name": "kept"}})
+            self.assertEqual(s, 202, kept)
+            reachd.wait_status(kept["id"])
+            bodies = {r["headers"].get("webhook-id"): r["body"] for r in sim.requests()}
+            self.assertIn('"user.welcome.v2"', bodies[kept["id"]])
+            with open(os.path.join(self.wd.path, "reachd.log")) as f:
+                self.assertIn("broken.yaml: templates.broken.channels.email.subject", f.read())
+            self.assertEqual(reachd.stop(), 0)
+        finally:
+            sim.stop()
+
+    def test_file_watch_reloads_templates(self):
+        """templates.watch: an edit takes effect without a signal; a broken edit is refused
+        (counted in reach_templates_reloads_total{result="refused"}) and the old catalog serves."""
+        tdir = os.path.join(self.wd.path, "templates")
+        shutil.copytree(os.path.join(harness.SOURCE, "config", "templates"), tdir)
+        sim = harness.Sim(self.wd.path)
+        try:
+            cfg = harness.write_config(self.wd.path, sim=sim, templates_dir=tdir)
+            with open(cfg) as f:
+                text = f.read()
+            self.assertIn("watch: false", text)
+            with open(cfg, "w") as f:
+                f.write(text.replace("watch: false", "watch: true"))
+            reachd = harness.Reachd(self.wd.path, cfg)
+            s, before = reachd.api.get("/v1/templates/welcome")
+            self.assertEqual(s, 200, before)
+            wpath = os.path.join(tdir, "welcome.yaml")
+            with open(wpath) as f:
+                welcome = f.read()
+            with open(wpath, "w") as f:
+                f.write(welcome.replace("event: user.welcome\n", "event: user.welcome.watched\n"))
+            deadline = time.time() + 10
+            after = before
+            while time.time() < deadline and after["version"] == before["version"]:
+                time.sleep(0.05)
+                s, after = reachd.api.get("/v1/templates/welcome")
+            self.assertNotEqual(after["version"], before["version"])
+            s, m = reachd.api.post("/v1/messages", {
+                "template": "welcome", "channels": ["webhook"], "to": {"user_id": "u"},
+                "vars": {"name": "w"}})
+            self.assertEqual(s, 202, m)
+            reachd.wait_status(m["id"])
+            bodies = {r["headers"].get("webhook-id"): r["body"] for r in sim.requests()}
+            self.assertIn('"user.welcome.watched"', bodies[m["id"]])
+
+            def refused():
+                s, metrics = reachd.api.get("/metrics")
+                for line in metrics.splitlines():
+                    if line.startswith("reach_templates_reloads_total") and "refused" in line:
+                        return float(line.split()[-1])
+                return 0.0
+            self.assertEqual(refused(), 0.0)
+            with open(wpath, "w") as f:
+                f.write(welcome.replace("{{name}}", "{{nmae}}"))
+            deadline = time.time() + 10
+            while time.time() < deadline and refused() < 1:
+                time.sleep(0.05)
+            self.assertGreaterEqual(refused(), 1.0)
+            s, still = reachd.api.get("/v1/templates/welcome")
+            self.assertEqual(still["version"], after["version"])
+            s, m2 = reachd.api.post("/v1/messages", {
+                "template": "welcome", "channels": ["webhook"], "to": {"user_id": "u2"},
+                "vars": {"name": "w2"}})
+            self.assertEqual(s, 202, m2)
+            reachd.wait_status(m2["id"])
+            bodies = {r["headers"].get("webhook-id"): r["body"] for r in sim.requests()}
+            self.assertIn('"user.welcome.watched"', bodies[m2["id"]])
             self.assertEqual(reachd.stop(), 0)
         finally:
             sim.stop()
