@@ -276,6 +276,24 @@ LoadResult LoadConfigText(const std::string& text, const std::string& base_dir) 
   }
 }
 
+void ApplyOverrides(const Overrides& o, LoadResult* result) {
+  if (o.listen) {
+    if (ValidHostPort(*o.listen)) {
+      result->config.server.listen = *o.listen;
+    } else {
+      result->errors.push_back("--listen: must be HOST:PORT with a port up to 65535, got '" +
+                               *o.listen + "'");
+    }
+  }
+  if (o.data_dir) {
+    if (o.data_dir->empty()) {
+      result->errors.push_back("--data-dir: must not be empty");
+    } else {
+      result->config.store.data_dir = fs::absolute(fs::path(*o.data_dir)).lexically_normal();
+    }
+  }
+}
+
 LoadResult LoadConfigFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {

@@ -3,6 +3,7 @@
 // unknown keys are errors. Relative paths resolve against the config file's folder.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,8 +17,18 @@ struct LoadResult {
   std::vector<std::string> errors;  // empty = valid
 };
 
+// Command-line values that replace the file's (reachd --listen, --data-dir), so that several
+// instances and tests share one config file.
+struct Overrides {
+  std::optional<std::string> listen;    // server.listen, HOST:PORT
+  std::optional<std::string> data_dir;  // store.data_dir; relative to the working directory
+};
+
 // Reads and validates the file. Never throws.
 LoadResult LoadConfigFile(const std::string& path);
+// Applies `o` over `result->config`, checked as the file's keys are; a bad value is appended to
+// `result->errors` naming its option ("--listen: must be HOST:PORT with a port up to 65535").
+void ApplyOverrides(const Overrides& o, LoadResult* result);
 // Same, from YAML text (`base_dir` resolves relative paths; used by tests).
 LoadResult LoadConfigText(const std::string& text, const std::string& base_dir);
 

@@ -231,6 +231,29 @@ TEST(ConfigLoaderTest, FileErrorsArePrefixedWithThePath) {
   EXPECT_NE(none.errors[0].find("cannot read"), std::string::npos);
 }
 
+TEST(ConfigLoaderTest, CommandLineOverridesAreCheckedLikeTheFile) {
+  auto r =
+      LoadConfigText("server: {listen: \"127.0.0.1:1\"}\nstore: {data_dir: /nowhere}\n", Dir());
+  ASSERT_TRUE(r.errors.empty());
+  ApplyOverrides({"127.0.0.1:0", "/tmp/reach-x/../reach-y"}, &r);
+  EXPECT_TRUE(r.errors.empty());
+  EXPECT_EQ(r.config.server.listen, "127.0.0.1:0");
+  EXPECT_EQ(r.config.store.data_dir, "/tmp/reach-y");
+  ApplyOverrides({std::nullopt, std::nullopt}, &r);  // nothing given: nothing changes
+  EXPECT_EQ(r.config.server.listen, "127.0.0.1:0");
+
+  for (const char* bad : {"nonsense", "127.0.0.1:99999", "127.0.0.1:", ":80", "127.0.0.1:8o"}) {
+    auto b = LoadConfigText("", Dir());
+    ApplyOverrides({bad, std::nullopt}, &b);
+    ASSERT_EQ(b.errors.size(), 1u) << bad;
+    EXPECT_EQ(b.errors[0].rfind("--listen: must be HOST:PORT", 0), 0u) << b.errors[0];
+    EXPECT_EQ(b.config.server.listen, ServerConfig().listen) << bad;
+  }
+  auto e = LoadConfigText("", Dir());
+  ApplyOverrides({std::nullopt, ""}, &e);
+  EXPECT_TRUE(HasError(e, "--data-dir: must not be empty"));
+}
+
 TEST(ConfigLoaderTest, MalformedYamlReportsLine) {
   auto r = LoadConfigText("server:\n  listen: [\n", Dir());
   ASSERT_FALSE(r.errors.empty());
