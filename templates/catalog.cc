@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -918,24 +919,71 @@ size_t EstimateBytes(const Node& n, const Ctx& ctx) {
 
 constexpr size_t kApnsMaxBytes = 4096;
 
-// Size of the APNs payload the push adapter builds from rendered push content:
-// {"aps":{"alert":{"title","body"},"badge","sound"}, <data keys>, <apns overrides>}. The
-// overrides are counted as a separate tree (an upper bound of the merge).
-size_t ApnsPayloadBytes(const json::object& c) {
-  json::object alert;
-  json::object aps;
-  json::object payload;
-  if (const json::value* t = c.if_contains("title")) alert["title"] = *t;
-  if (const json::value* b = c.if_contains("body")) alert["body"] = *b;
-  aps["alert"] = std::move(alert);
-  if (const json::value* b = c.if_contains("badge")) aps["badge"] = *b;
-  if (const json::value* s = c.if_contains("sound")) aps["sound"] = *s;
-  payload["aps"] = std::move(aps);
-  if (const json::value* d = c.if_contains("data"); d != nullptr && d->is_object()) {
-    for (const auto& kv : d->get_object()) payload[kv.key()] = kv.value();
+// Bytes of a JSON string literal for `s` as json::serialize writes it.
+size_t JsonStringSize(std::string_view s) {
+  size_t n = 2;
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t') {
+      n += 2;
+    } else if (c < 0x20) {
+      n += 6;
+    } else {
+      n += 1;
+    }
   }
-  size_t n = json::serialize(payload).size();
-  if (const json::value* a = c.if_contains("apns")) n += json::serialize(*a).size();
+  return n;
+}
+
+// Bytes of json::serialize(v), counted without building the text.
+size_t JsonSize(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::string:
+      return JsonStringSize(v.get_string());
+    case json::kind::object: {
+      const json::object& o = v.get_object();
+      size_t n = 2 + (o.empty() ? 0 : o.size() - 1);  // braces, commas
+      for (const auto& kv : o) n += JsonStringSize(kv.key()) + 1 + JsonSize(kv.value());
+      return n;
+    }
+    case json::kind::array: {
+      const json::array& a = v.get_array();
+      size_t n = 2 + (a.empty() ? 0 : a.size() - 1);
+      for (const auto& item : a) n += JsonSize(item);
+      return n;
+    }
+    default:
+      return json::serialize(v).size();
+  }
+}
+
+// Size of the APNs payload the push adapter builds from rendered push content:
+// {"aps":{"alert":{"title":..,"body":..},"badge":..,"sound":..},<data keys>} plus the `apns`
+// overrides counted as a separate tree (an upper bound of the merge).
+size_t ApnsPayloadBytes(const json::object& c) {
+  size_t n = std::string_view(R"({"aps":{"alert":{}}})").size();
+  size_t alert_members = 0;
+  size_t aps_members = 1;
+  for (const char* key : {"title", "body"}) {
+    if (const json::value* v = c.if_contains(key)) {
+      n += std::strlen(key) + 3 + JsonSize(*v);  // "key":value
+      ++alert_members;
+    }
+  }
+  for (const char* key : {"badge", "sound"}) {
+    if (const json::value* v = c.if_contains(key)) {
+      n += std::strlen(key) + 3 + JsonSize(*v);
+      ++aps_members;
+    }
+  }
+  if (alert_members > 1) n += alert_members - 1;
+  n += aps_members - 1;
+  if (const json::value* d = c.if_contains("data"); d != nullptr && d->is_object()) {
+    for (const auto& kv : d->get_object()) {
+      n += 1 + JsonStringSize(kv.key()) + 1 + JsonSize(kv.value());  // ,"key":value
+    }
+  }
+  if (const json::value* a = c.if_contains("apns")) n += JsonSize(*a);
   return n;
 }
 

@@ -371,8 +371,12 @@ TEST(ValidationTest, RenderTimeSmsAndApnsLimits) {
   // The RCS fallback keeps the default of 3 segments: 7 + 194 = 201 > 3 x 67.
   EXPECT_TRUE(r.Render("rcs", "", vars(194)).ok());
   EXPECT_EQ(r.Render("rcs", "", vars(195)).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_TRUE(r.Render("push", "", vars(3900)).ok());
-  auto big = r.Render("push", "", vars(4096));
+  // {"aps":{"alert":{"title":"t","body":""}}} is 41 bytes; the body brings it to 4096 exactly.
+  EXPECT_TRUE(r.Render("push", "", vars(4055)).ok());
+  // A quote is 2 bytes in the payload: 2027 quotes + 1 = 4055 bytes fits, 2028 quotes do not.
+  EXPECT_TRUE(r.Render("push", "", {{"v", std::string(2027, '"') + "x"}}).ok());
+  EXPECT_FALSE(r.Render("push", "", {{"v", std::string(2028, '"')}}).ok());
+  auto big = r.Render("push", "", vars(4056));
   EXPECT_EQ(big.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(big.status().message().find("APNs allows at most 4096"), std::string::npos)
       << big.status().ToString();
