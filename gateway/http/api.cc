@@ -680,7 +680,8 @@ void Api::GetMessage(const Request& req, const std::string& id, Responder respon
   auto d = store_.Get(*parsed);
   if (!d.ok()) {
     respond(ErrorResponse(ver, ka, HttpStatusFor(d.status(), false), CodeFor(d.status()),
-                          d.status().message()));
+                          d.status().message(),
+                          d.status().code() == StatusCode::kNotFound ? "id" : ""));
     return;
   }
   const store::StoredMessage& m = d->message;
@@ -752,7 +753,8 @@ void Api::CancelMessage(const Request& req, const std::string& id, Responder res
       respond(ErrorResponse(ver, ka, HttpStatusFor(st, false), CodeFor(st),
                             st.code() == StatusCode::kFailedPrecondition
                                 ? "too late to cancel: " + st.message()
-                                : st.message()));
+                                : st.message(),
+                            st.code() == StatusCode::kNotFound ? "id" : ""));
     }
   });
 }

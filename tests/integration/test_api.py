@@ -178,8 +178,9 @@ class ApiTest(unittest.TestCase):
     def test_unknown_message_and_endpoint(self):
         api = self.reachd.api
         s, b = api.get("/v1/messages/msg_999999999")
-        self.assertEqual(s, 404, b)
-        self.assertEqual(b["error"]["code"], "not_found")
+        self.assert_full_error(s, b, 404, "not_found", "id")
+        s, b = api.call("DELETE", "/v1/messages/msg_999999999")
+        self.assert_full_error(s, b, 404, "not_found", "id")
         s, b = api.call("DELETE", "/v1/messages/garbage")
         self.assert_full_error(s, b, 404, "not_found", "id")
         s, b = api.get("/v1/nothing-here")
