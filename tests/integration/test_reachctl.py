@@ -126,6 +126,20 @@ class ReachctlTest(unittest.TestCase):
                          [l[1] for l in lines])
         self.assertEqual(self.ctl("batch", os.path.join(self.wd.path, "missing.jsonl"))[0], 2)
 
+    def test_readme_form_url_channels_and_to(self):
+        r = subprocess.run([harness.REACHCTL, "--url", "http://" + self.reachd.addr, "send",
+                            "--template", "welcome", "--channels", "email,webhook",
+                            "--to", "email=a@b.cn", "--var", "name=李雷"],
+                           capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, REACH_SERVER="http://127.0.0.1:1"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        msg_id = r.stdout.split("\t")[0]
+        shown = self.reachd.wait_status(msg_id)
+        self.assertEqual(shown["channels"], ["email", "webhook"])
+        self.assertEqual(shown["channel"], "email")
+        self.assertEqual(self.ctl("send", "--template", "welcome", "--channel", "email",
+                                  "--to", "email")[0], 2)
+
     def test_json_output_and_unknown_ids(self):
         rc, out, err = self.ctl("--json", "send", "--template", "welcome", "--channel",
                                 "webhook", "--to-user-id", "u-json", "--var", "name=x")

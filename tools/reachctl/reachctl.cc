@@ -25,10 +25,12 @@ constexpr int kApiError = 1;
 constexpr int kUsage = 2;
 constexpr int kUnreachable = 3;
 
-constexpr char kUsageText[] = R"(usage: reachctl [--server URL] [--api-key KEY] [--json] COMMAND ...
+constexpr char kUsageText[] =
+    R"(usage: reachctl [--server URL | --url URL] [--api-key KEY] [--json] COMMAND ...
 
 commands:
-  send --template NAME --channel C [--channel C2 ...] [--to-email A] [--to-phone +86...]
+  send --template NAME --channel C [--channel C2 ...] [--channels C,C2] [--to KIND=ADDRESS ...]
+       [--to-email A] [--to-phone +86...]
        [--to-user-id U] [--to-webhook-url URL] [--to-wechat-openid ID] [--to-miniprogram-openid ID]
        [--to-wecom-userid ID] [--to-apns-token T] [--to-fcm-token T] [--to-jpush-registration-id ID]
        [--var k=v ...] [--vars JSON] [--locale L] [--category C] [--priority N] [--send-at RFC3339]
@@ -110,8 +112,7 @@ int ReportError(const HttpResult& r, std::ostream& err) {
   }
   boost::system::error_code ec;
   json::value v = json::parse(r.body, ec);
-  if (!ec && v.is_object() && v.as_object().contains("error") &&
-      v.at("error").is_object()) {
+  if (!ec && v.is_object() && v.as_object().contains("error") && v.at("error").is_object()) {
     const json::object& e = v.at("error").as_object();
     auto str = [&](const char* k) {
       auto* x = e.if_contains(k);
@@ -193,6 +194,10 @@ int Send(const Global& g, Args& a, std::ostream& out, std::ostream& err) {
       }
     } else if (kTo.count(flag)) {
       to[kTo.at(flag)] = v;
+    } else if (flag == "--to") {  // --to KIND=ADDRESS, e.g. --to email=a@b.cn
+      std::string k, val;
+      if (!SplitKv(v, &k, &val)) return Usage(err, "--to takes kind=address");
+      to[k] = val;
     } else if (flag == "--var" || flag == "--metadata") {
       std::string k, val;
       if (!SplitKv(v, &k, &val)) return Usage(err, flag + " takes key=value");
@@ -276,8 +281,7 @@ int ShowStatus(const Global& g, Args& a, std::ostream& out, std::ostream& err) {
   out << "id: " << Str(m, "id") << "\n";
   out << "status: " << Str(m, "status") << "\n";
   out << "channel: " << Str(m, "channel") << "\n";
-  out << "template: " << Str(m, "template") << " (version " << Str(m, "template_version")
-      << ")\n";
+  out << "template: " << Str(m, "template") << " (version " << Str(m, "template_version") << ")\n";
   if (m.contains("reason")) out << "reason: " << Str(m, "reason") << "\n";
   if (m.contains("next_attempt_at")) out << "next attempt: " << Str(m, "next_attempt_at") << "\n";
   out << "attempts:\n";
@@ -285,9 +289,9 @@ int ShowStatus(const Global& g, Args& a, std::ostream& out, std::ostream& err) {
     if (at->as_array().empty()) out << "  (none yet)\n";
     for (const auto& x : at->as_array()) {
       const json::object& o = x.as_object();
-      out << "  " << Str(o, "at") << "  " << Str(o, "channel") << "  " << Str(o, "provider")
-          << "  " << Str(o, "outcome") << "  " << Str(o, "code") << "  "
-          << Str(o, "provider_message_id") << "  " << Str(o, "detail") << "\n";
+      out << "  " << Str(o, "at") << "  " << Str(o, "channel") << "  " << Str(o, "provider") << "  "
+          << Str(o, "outcome") << "  " << Str(o, "code") << "  " << Str(o, "provider_message_id")
+          << "  " << Str(o, "detail") << "\n";
     }
   }
   if (auto* rc = m.if_contains("receipts"); rc && rc->is_array() && !rc->as_array().empty()) {
@@ -383,8 +387,8 @@ int Batch(const Global& g, Args& a, std::ostream& out, std::ostream& err) {
           size_t dot = field.find("].");
           if (dot != std::string::npos) field = field.substr(dot + 2);
         }
-        out << p.line << "\terror\t" << Str(e, "code") << "\t" << field << "\t"
-            << Str(e, "message") << "\n";
+        out << p.line << "\terror\t" << Str(e, "code") << "\t" << field << "\t" << Str(e, "message")
+            << "\n";
         ++rejected;
       }
     }
@@ -424,8 +428,8 @@ int Health(const Global& g, std::ostream& out, std::ostream& err) {
   return rc;
 }
 
-Result<json::object> ParseVars(Args& a, std::string* channel, std::string* locale,
-                               std::string* dir, std::ostream& err, bool* usage) {
+Result<json::object> ParseVars(Args& a, std::string* channel, std::string* locale, std::string* dir,
+                               std::ostream& err, bool* usage) {
   json::object vars;
   while (!a.Empty()) {
     std::string flag = a.Next();
@@ -544,10 +548,10 @@ int RunReachctl(const std::vector<std::string>& argv, std::ostream& out, std::os
     } else if (flag == "--help") {
       out << kUsageText;
       return kOk;
-    } else if (flag == "--server" || flag == "--api-key") {
+    } else if (flag == "--server" || flag == "--url" || flag == "--api-key") {
       std::string v;
       if (!a.NextValue(&v)) return Usage(err, flag + " needs a value");
-      (flag == "--server" ? g.server : g.api_key) = v;
+      (flag == "--api-key" ? g.api_key : g.server) = v;
     } else {
       return Usage(err, "unknown option " + flag);
     }
