@@ -51,11 +51,12 @@ struct Recipient {
 };
 
 struct SendRequest {
-  int64_t message_id = 0;       // store's id
-  std::string external_id;      // the API id ("msg_...")
-  std::string channel;          // "email", "webhook", ...
-  int attempt = 1;              // 1-based attempt number on this channel
-  std::string category;         // otp | transactional | marketing
+  int64_t message_id = 0;   // store's id
+  std::string external_id;  // the API id ("msg_...")
+  std::string channel;      // "email", "webhook", ...
+  int attempt = 1;          // 1-based attempt number on this channel
+  std::string category;     // otp | transactional | marketing
+  int priority = 5;         // 0..9, higher first: order among sends waiting for a connection
   std::string locale;
   Recipient to;
   // The rendered content for this channel, as produced by the template engine:
@@ -81,7 +82,7 @@ struct SendResult {
   std::string provider_message_id;  // e.g. SMTP Message-ID, provider's BizId
   std::string code;                 // provider's code, e.g. "550", "5.1.1", "isv.BUSINESS_LIMIT"
   std::string detail;               // provider's message text (never secrets)
-  std::optional<int64_t> retry_after_ms;  // provider asked us to wait (Retry-After)
+  std::optional<int64_t> retry_after_ms;    // provider asked us to wait (Retry-After)
   std::vector<RecipientResult> recipients;  // only for multi-recipient sends
 };
 

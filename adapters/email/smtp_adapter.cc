@@ -136,12 +136,11 @@ class SmtpAdapter final : public Adapter {
   SmtpAdapter(const config::SmtpConfig& config, const Clock& clock)
       : config_(config),
         clock_(clock),
-        loop_(transport::CurlLoopOptions{
-            .name = "reach-smtp",
-            .max_total_connections = config.max_connections,
-            .max_host_connections = config.max_connections,
-            .max_concurrent_streams = 1,
-            .max_connects_cache = config.max_connections}) {
+        loop_(transport::CurlLoopOptions{.name = "reach-smtp",
+                                         .max_total_connections = config.max_connections,
+                                         .max_host_connections = config.max_connections,
+                                         .max_concurrent_streams = 1,
+                                         .max_connects_cache = config.max_connections}) {
     std::string url = config_.url;
     while (!url.empty() && url.back() == '/') url.pop_back();
     url_ = url + "/" + config_.ehlo_domain;  // the URL path is the EHLO argument
@@ -170,8 +169,8 @@ class SmtpAdapter final : public Adapter {
       e.list_unsubscribe_url = config_.list_unsubscribe_url + request.external_id;
     }
     if (!config_.list_unsubscribe_mailto.empty()) {
-      e.list_unsubscribe_mailto = config_.list_unsubscribe_mailto + "?subject=" +
-                                  request.external_id;
+      e.list_unsubscribe_mailto =
+          config_.list_unsubscribe_mailto + "?subject=" + request.external_id;
     }
     e.extra_headers.emplace_back("X-Reach-Message-Id", request.external_id);
     Result<std::string> built = Status::InvalidArgument("missing recipient", "to.email");
@@ -222,24 +221,29 @@ class SmtpAdapter final : public Adapter {
       curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
       curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
     }
-    loop_.Add(easy, [raw](CURL* e, CURLcode rc) {
-      std::unique_ptr<Transfer> owned(raw);
-      long code = 0;
-      curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-      curl_easy_cleanup(e);
-      // The reply that carries `code` (after a failure curl also logs its QUIT's "221 Bye").
-      std::string prefix = std::to_string(code);
-      std::string reply;
-      for (auto it = owned->replies.rbegin(); it != owned->replies.rend(); ++it) {
-        if (code != 0 && it->rfind(prefix, 0) == 0) {
-          reply = *it;
-          break;
-        }
-      }
-      SendResult r = ClassifySmtpReply(rc, code, reply);
-      if (r.outcome == Outcome::kSent) r.provider_message_id = "<" + owned->message_id + ">";
-      owned->done(std::move(r));
-    });
+    // At most max_connections transfers in libcurl at once (one per SMTP session); the rest
+    // wait in the loop's FIFO.
+    loop_.Add(
+        easy,
+        [raw](CURL* e, CURLcode rc) {
+          std::unique_ptr<Transfer> owned(raw);
+          long code = 0;
+          curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+          curl_easy_cleanup(e);
+          // The reply that carries `code` (after a failure curl also logs its QUIT's "221 Bye").
+          std::string prefix = std::to_string(code);
+          std::string reply;
+          for (auto it = owned->replies.rbegin(); it != owned->replies.rend(); ++it) {
+            if (code != 0 && it->rfind(prefix, 0) == 0) {
+              reply = *it;
+              break;
+            }
+          }
+          SendResult r = ClassifySmtpReply(rc, code, reply);
+          if (r.outcome == Outcome::kSent) r.provider_message_id = "<" + owned->message_id + ">";
+          owned->done(std::move(r));
+        },
+        "smtp", static_cast<int>(config_.max_connections), request.priority);
   }
 
   void Shutdown() override { loop_.Shutdown(); }

@@ -2,6 +2,11 @@
 // and SMTP) hands its transfers to a CurlLoop, so a few threads keep thousands of transfers open,
 // with connections (keep-alive, HTTP/2 multiplexing, SMTP sessions) reused across messages.
 //
+// The loop uses libcurl's event API (curl_multi_socket_action) on epoll: each wake-up costs in
+// proportion to the sockets that are ready, not to the transfers in flight. (curl_multi_perform
+// walks every transfer on every wake-up, which with thousands in flight cost more CPU than the
+// HTTP work itself.)
+//
 // Thread-safety: Add(), Post() and Shutdown() may be called from any thread. Every callback runs
 // on the loop thread; callbacks must not block. The loop thread owns the multi handle and every
 // easy handle between Add() and its completion callback.
@@ -10,6 +15,7 @@
 #include <curl/curl.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -21,11 +27,11 @@
 namespace reach::transport {
 
 struct CurlLoopOptions {
-  std::string name = "curl";             // thread name (shown in top/gdb)
-  long max_total_connections = 0;        // 0 = unlimited; transfers above it wait in libcurl
-  long max_host_connections = 0;         // per host:port; 0 = unlimited
-  long max_concurrent_streams = 100;     // HTTP/2 streams per connection
-  long max_connects_cache = 0;           // idle connections kept; 0 = libcurl default
+  std::string name = "curl";          // thread name (shown in top/gdb)
+  long max_total_connections = 0;     // 0 = unlimited; transfers above it wait in libcurl
+  long max_host_connections = 0;      // per host:port; 0 = unlimited
+  long max_concurrent_streams = 100;  // HTTP/2 streams per connection
+  long max_connects_cache = 0;        // idle connections kept; 0 = libcurl default
 };
 
 class CurlLoop final {
@@ -43,7 +49,17 @@ class CurlLoop final {
   // Starts the transfer `easy`, fully configured by the caller (its CURLOPT_PRIVATE is used by
   // the loop and must not be set). After Shutdown, `done` is called at once (on the calling
   // thread) with CURLE_ABORTED_BY_CALLBACK.
-  void Add(CURL* easy, Done done);
+  //
+  // Admission: transfers that share a non-empty `key` (a peer, "https://host:port") run at most
+  // `max_active` at a time (0 = no limit); the rest wait in the loop's own queue until one
+  // finishes, highest `priority` (0..9, clamped) first and first in first out within a priority,
+  // so an OTP does not wait behind a campaign's backlog. libcurl would queue them too
+  // (CURLMOPT_MAX_HOST_CONNECTIONS), but its pending list is unordered and scanned on every
+  // completion, which costs O(waiting) per transfer.
+  void Add(CURL* easy, Done done, const std::string& key = {}, int max_active = 0,
+           int priority = 0);
+
+  static constexpr int kPriorities = 10;
   // Runs `fn` on the loop thread; after Shutdown, at once on the calling thread.
   void Post(std::function<void()> fn);
   // Stops the loop: transfers in flight are aborted and their callbacks run with
@@ -57,14 +73,58 @@ class CurlLoop final {
   void Run();
   void DrainQueue();
   void ReapDone();
+  void Wake();  // REQUIRES: mu_ held
+  static int OnSocket(CURL* easy, curl_socket_t s, int what, void* self, void* socketp);
+  static int OnTimer(CURLM* multi, long timeout_ms, void* self);
 
   CURLM* multi_ = nullptr;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;             // eventfd: Add()/Post()/Shutdown() wake the loop
+  bool wake_signalled_ = false;  // GUARDED_BY(mu_)
+  long timer_ms_ = -1;           // loop thread only: libcurl's next timeout
+  std::chrono::steady_clock::time_point timer_at_;  // loop thread only
   std::thread thread_;
   std::mutex mu_;
-  std::deque<std::pair<CURL*, Done>> adds_;       // GUARDED_BY(mu_)
-  std::deque<std::function<void()>> posts_;       // GUARDED_BY(mu_)
-  bool stopping_ = false;                         // GUARDED_BY(mu_)
-  std::unordered_map<CURL*, Done> active_;        // loop thread only
+  struct Pending {
+    CURL* easy;
+    Done done;
+    std::string key;
+    int max_active;
+    int priority;  // 0..kPriorities-1
+  };
+  struct Admission {  // one per key; loop thread only
+    int active = 0;
+    std::deque<Pending> waiting[kPriorities];  // [priority], FIFO within each
+    size_t waiting_count = 0;
+    Pending* Next() {  // highest-priority waiting transfer, or nullptr
+      for (int p = kPriorities - 1; p >= 0; --p) {
+        if (!waiting[p].empty()) return &waiting[p].front();
+      }
+      return nullptr;
+    }
+    Pending PopNext() {
+      for (int p = kPriorities - 1; p >= 0; --p) {
+        if (!waiting[p].empty()) {
+          Pending out = std::move(waiting[p].front());
+          waiting[p].pop_front();
+          --waiting_count;
+          return out;
+        }
+      }
+      return Pending{};
+    }
+  };
+  void Start(Pending p);  // hands `p` to libcurl now (loop thread)
+
+  std::deque<Pending> adds_;                              // GUARDED_BY(mu_)
+  std::unordered_map<std::string, Admission> admission_;  // loop thread only
+  std::deque<std::function<void()>> posts_;               // GUARDED_BY(mu_)
+  bool stopping_ = false;                                 // GUARDED_BY(mu_)
+  struct Active {
+    Done done;
+    Admission* admission;  // nullptr when the transfer had no key
+  };
+  std::unordered_map<CURL*, Active> active_;  // loop thread only
   std::atomic<int> in_flight_{0};
 };
 

@@ -26,6 +26,7 @@ struct HttpRequest {
   std::string body;
   int64_t timeout_ms = 15000;  // whole transfer, connect included
   bool http2 = false;          // ask for HTTP/2 (ALPN over TLS, prior knowledge over http://)
+  int priority = 0;            // 0..9: order among requests waiting for a connection to the peer
 };
 
 // Why a request got no HTTP answer.
@@ -71,7 +72,7 @@ class HttpClient {
 
 struct CurlHttpClientOptions {
   CurlLoopOptions loop{.name = "reach-http"};
-  std::string ca_file;       // extra CA bundle (tests); empty = system store
+  std::string ca_file;  // extra CA bundle (tests); empty = system store
   bool verify_peer = true;
   std::string user_agent = "reach/1";
 };

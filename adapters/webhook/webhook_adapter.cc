@@ -31,7 +31,8 @@ SendResult ClassifyWebhookAnswer(const transport::HttpResponse& r, int64_t now_m
   }
   out.code = std::to_string(r.status);
   out.detail = r.body.substr(0, 200);
-  if (auto ra = r.Header("retry-after")) out.retry_after_ms = transport::ParseRetryAfterMs(*ra, now_ms);
+  if (auto ra = r.Header("retry-after"))
+    out.retry_after_ms = transport::ParseRetryAfterMs(*ra, now_ms);
   const int s = r.status;
   if (s >= 200 && s < 300) {
     out.outcome = Outcome::kSent;
@@ -78,8 +79,8 @@ class WebhookAdapter final : public Adapter {
         r.provider = "webhook";
         r.outcome = stopping_ ? Outcome::kRetry : Outcome::kConfig;
         r.code = stopping_ ? "shutdown" : "no_url";
-        r.detail = stopping_ ? "shutdown"
-                             : "no webhook URL: set channels.webhook.url or to.webhook_url";
+        r.detail =
+            stopping_ ? "shutdown" : "no webhook URL: set channels.webhook.url or to.webhook_url";
         // The answer still comes from the client's thread, never from inside Send().
         http_.Post([r = std::move(r), done = std::move(done)] { done(r); });
         return;
@@ -112,6 +113,7 @@ class WebhookAdapter final : public Adapter {
     req.method = "POST";
     req.url = url;
     req.timeout_ms = config_.timeout_ms;
+    req.priority = request.priority;
     req.body = json::serialize(envelope);
     req.headers = {{"content-type", "application/json"},
                    {"webhook-id", request.external_id},

@@ -48,8 +48,8 @@ struct Dispatcher::Job {
 };
 
 Dispatcher::Dispatcher(store::Store& store, std::map<std::string, ChannelRoute> routes,
-                       Renderer& renderer, const config::DispatchConfig& config,
-                       const Clock& clock, metrics::Registry& metrics, uint64_t seed)
+                       Renderer& renderer, const config::DispatchConfig& config, const Clock& clock,
+                       metrics::Registry& metrics, uint64_t seed)
     : store_(store),
       routes_(std::move(routes)),
       renderer_(renderer),
@@ -124,9 +124,8 @@ void Dispatcher::MaybeClaim() {
   int asked = std::min(room, config_.claim_batch);
   claiming_ = true;
   store_.Claim(clock_.NowMs(), asked, [this, asked](auto result) {
-    boost::asio::post(io_, [this, asked, r = std::move(result)]() mutable {
-      OnClaimed(std::move(r), asked);
-    });
+    boost::asio::post(
+        io_, [this, asked, r = std::move(result)]() mutable { OnClaimed(std::move(r), asked); });
   });
 }
 
@@ -156,6 +155,7 @@ void Dispatcher::StartSend(store::StoredMessage message) {
   req.message_id = m.id;
   req.external_id = store::ExternalId(m.id);
   req.category = m.category;
+  req.priority = m.priority;
   req.attempt = m.attempt_count + 1;
 
   if (m.channel_index < 0 || m.channel_index >= static_cast<int>(m.channels.size())) {
@@ -291,8 +291,8 @@ void Dispatcher::OnResult(std::shared_ptr<Job> job, adapters::SendResult result)
   Record(std::move(c));
 }
 
-void Dispatcher::FinishFailure(Job& job, const adapters::SendResult& result,
-                               bool channel_exhausted, store::Completion& c) {
+void Dispatcher::FinishFailure(Job& job, const adapters::SendResult& result, bool channel_exhausted,
+                               store::Completion& c) {
   store::StoredMessage& m = job.message;
   const std::string& channel = job.request.channel;
   int64_t now = clock_.NowMs();
@@ -307,8 +307,8 @@ void Dispatcher::FinishFailure(Job& job, const adapters::SendResult& result,
         .GetCounter("reach_dispatch_fallbacks_total", "Moves to the next channel",
                     {{"from", channel}, {"to", m.channels[m.channel_index + 1]}})
         .Inc();
-    spdlog::info("message {} fallback from={} to={} ({}: {} {})", job.request.external_id,
-                 channel, m.channels[m.channel_index + 1], why, result.code, result.detail);
+    spdlog::info("message {} fallback from={} to={} ({}: {} {})", job.request.external_id, channel,
+                 m.channels[m.channel_index + 1], why, result.code, result.detail);
   } else {
     c.status = store::MessageStatus::kFailed;
     c.final_channel = channel;

@@ -4,6 +4,8 @@
 
 #include <boost/json.hpp>
 #include <future>
+#include <mutex>
+#include <vector>
 
 #include "tests/sim/simulator.h"
 
@@ -116,6 +118,46 @@ TEST_F(HttpClientTest, ReusesOneConnection) {
     connects += r.new_connections;
   }
   EXPECT_EQ(connects, 1);  // keep-alive: one connect for 50 sequential requests
+}
+
+// Requests beyond a peer's connection limit wait in the loop's queue, highest priority first and
+// in arrival order within a priority; never more than the limit run at once.
+TEST_F(HttpClientTest, WaitingRequestsRunByPriorityWithinTheConnectionLimit) {
+  client_->Shutdown();
+  CurlHttpClientOptions options;
+  options.loop.max_host_connections = 1;
+  client_ = MakeCurlHttpClient(options);
+  Fault(R"({"endpoint":"webhook","status":200,"delay_ms":150})");
+
+  std::mutex mu;
+  std::vector<std::string> order;
+  long connections = 0;
+  std::promise<void> all_done;
+  int left = 7;
+  auto send = [&](const std::string& name, int priority) {
+    HttpRequest req;
+    req.url = url_;
+    req.body = "{}";
+    req.priority = priority;
+    client_->Send(std::move(req), [&, name](HttpResponse r) {
+      EXPECT_EQ(r.error, TransportError::kNone) << r.error_detail;
+      std::lock_guard<std::mutex> lock(mu);
+      order.push_back(name);
+      connections += r.new_connections;
+      if (--left == 0) all_done.set_value();
+    });
+  };
+  send("first", 1);  // added first: takes the only connection; the rest queue behind it
+  send("m1", 1);
+  send("m2", 1);
+  send("t1", 5);
+  send("m3", 1);
+  send("otp", 9);
+  send("t2", 5);
+  ASSERT_EQ(all_done.get_future().wait_for(std::chrono::seconds(20)), std::future_status::ready);
+  EXPECT_EQ(order, (std::vector<std::string>{"first", "otp", "t1", "t2", "m1", "m2", "m3"}));
+  // One connection, reused: never more than the limit at once.
+  EXPECT_EQ(connections, 1);
 }
 
 }  // namespace
