@@ -70,8 +70,10 @@ int main(int argc, char** argv) {
 
   std::string path = args["config"].as<std::string>();
   auto loaded = reach::config::LoadConfigFile(path);
-  if (args.count("listen")) loaded.config.server.listen = args["listen"].as<std::string>();
-  if (args.count("data-dir")) loaded.config.store.data_dir = args["data-dir"].as<std::string>();
+  reach::config::Overrides overrides;
+  if (args.count("listen")) overrides.listen = args["listen"].as<std::string>();
+  if (args.count("data-dir")) overrides.data_dir = args["data-dir"].as<std::string>();
+  reach::config::ApplyOverrides(overrides, &loaded);
   if (!loaded.errors.empty()) {
     for (const auto& e : loaded.errors) std::cerr << e << "\n";
     return 2;

@@ -103,6 +103,18 @@ class ConfigTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
         self.assertIn("channels.webhook.secret_file: cannot read", r.stderr)
 
+    def test_bad_listen_override_is_refused_naming_the_option(self):
+        cfg = self.write("ok.yaml", config_text(
+            self.sim, "secret: " + harness.SECRET, "127.0.0.1:0", "data"))
+        for bad in ("nonsense", "127.0.0.1:99999", "127.0.0.1:"):
+            r = subprocess.run([harness.REACHD, "--config", cfg, "--listen", bad,
+                                "--data-dir", os.path.join(self.wd.path, "d-listen")],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 2, (bad, r.stdout + r.stderr))
+            self.assertIn("--listen: must be HOST:PORT", r.stderr)
+        # Nothing was created for the refused starts.
+        self.assertFalse(os.path.exists(os.path.join(self.wd.path, "d-listen")))
+
     def test_check_config_reports_every_error_and_unknown_key(self):
         cfg = self.write("many.yaml", config_text(
             self.sim, "secret: whsec_AAAA\n    secret_fil: x", "127.0.0.1:0", "data",
