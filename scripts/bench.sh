@@ -7,7 +7,9 @@
 #
 # Other knobs: BENCH_WORKDIR=DIR (where the throwaway stores go; default BUILD_DIR/bench-run, on
 # the same disk as the build), BENCH_KEEP=1 (keep logs and stores), BENCH_POSTFIX_RELAY=0 (skip the
-# private postfix instance used for the e-mail relay ceiling; it needs root).
+# private postfix instance used for the e-mail relay ceiling; it needs root), BENCH_ONLY=postfix-relay
+# (run only smtp-sink and that postfix relay ceiling, min(20,000, 100,000 x BENCH_SCALE) messages;
+# e.g. BENCH_SCALE=0.03 BENCH_ONLY=postfix-relay make bench takes about 10 s).
 #
 # It starts reach-sim, postfix's smtp-sink and reachd on free loopback ports with a throwaway store
 # and prints one table: figure | result | ceiling measured in the same run | ratio | target | met?
@@ -20,4 +22,4 @@ for tool in wrk smtp-sink smtp-source; do
     echo "bench: $tool not found (Debian packages wrk, postfix); its ceiling will be missing" >&2
   fi
 done
-exec /usr/bin/python3 scripts/bench.py --build "$BUILD"
+exec /usr/bin/python3 scripts/bench.py --build "$BUILD" ${BENCH_ONLY:+--only "$BENCH_ONLY"}
