@@ -187,6 +187,12 @@ Status SqliteStore::Init() {
       q.exec();
     }
 
+    begin_ = std::make_unique<SQLite::Statement>(*wdb_, "BEGIN IMMEDIATE");
+    commit_ = std::make_unique<SQLite::Statement>(*wdb_, "COMMIT");
+    rollback_ = std::make_unique<SQLite::Statement>(*wdb_, "ROLLBACK");
+    savepoint_ = std::make_unique<SQLite::Statement>(*wdb_, "SAVEPOINT op");
+    release_ = std::make_unique<SQLite::Statement>(*wdb_, "RELEASE op");
+    rollback_to_ = std::make_unique<SQLite::Statement>(*wdb_, "ROLLBACK TO op");
     insert_ = std::make_unique<SQLite::Statement>(
         *wdb_,
         "INSERT INTO messages(status, priority, due_at, created_at, updated_at, expires_at, "
@@ -267,6 +273,14 @@ void SqliteStore::SaveTemplateVersion(std::string name, std::string version, std
   Post(TemplateOp{std::move(name), std::move(version), std::move(source), std::move(done)}, 1);
 }
 
+namespace {
+// Runs a prepared statement that returns no rows, leaving it ready to run again.
+void Run(SQLite::Statement& s) {
+  s.reset();
+  s.exec();
+}
+}  // namespace
+
 void SqliteStore::WriterLoop() {
   std::vector<Op> batch;
   for (;;) {
@@ -286,25 +300,25 @@ void SqliteStore::WriterLoop() {
     }
     Status txn_status;
     try {
-      wdb_->exec("BEGIN IMMEDIATE");
+      Run(*begin_);
       for (Op& op : batch) {
         // A failing operation is rolled back alone; the rest of the group still commits.
-        wdb_->exec("SAVEPOINT op");
+        Run(*savepoint_);
         try {
           std::visit([this](auto& o) { Execute(o); }, op);
-          wdb_->exec("RELEASE op");
+          Run(*release_);
         } catch (const SQLite::Exception& e) {
-          wdb_->exec("ROLLBACK TO op");
-          wdb_->exec("RELEASE op");
+          Run(*rollback_to_);
+          Run(*release_);
           Finish(op, Status::Internal(std::string("store: ") + e.what()));
           op = CancelOp{0, 0, nullptr, Status::Ok()};  // already answered
         }
       }
-      wdb_->exec("COMMIT");
+      Run(*commit_);
       healthy_.store(true, std::memory_order_relaxed);
     } catch (const std::exception& e) {
       try {
-        wdb_->exec("ROLLBACK");
+        Run(*rollback_);
       } catch (const std::exception&) {
       }
       healthy_.store(false, std::memory_order_relaxed);

@@ -103,6 +103,10 @@ class SqliteStore final : public Store {
 
   // Writer-thread state.
   std::unique_ptr<SQLite::Database> wdb_;
+  // Transaction control, prepared once (sqlite3_exec would parse them again for every group
+  // and every operation in it).
+  std::unique_ptr<SQLite::Statement> begin_, commit_, rollback_, savepoint_, release_,
+      rollback_to_;
   std::unique_ptr<SQLite::Statement> insert_, find_idem_, claim_select_, claim_update_,
       lease_sweep_, expire_, complete_, insert_attempt_, cancel_, find_status_, save_template_;
   int64_t next_lease_sweep_ms_ = 0;
