@@ -105,15 +105,24 @@ StoredMessage ReadMessage(SQLite::Statement& q) {
 
 const char* StatusName(MessageStatus s) {
   switch (s) {
-    case MessageStatus::kQueued: return "queued";
-    case MessageStatus::kSending: return "sending";
-    case MessageStatus::kSent: return "sent";
-    case MessageStatus::kDelivered: return "delivered";
-    case MessageStatus::kRead: return "read";
-    case MessageStatus::kFailed: return "failed";
-    case MessageStatus::kExpired: return "expired";
-    case MessageStatus::kCancelled: return "cancelled";
-    case MessageStatus::kSuppressed: return "suppressed";
+    case MessageStatus::kQueued:
+      return "queued";
+    case MessageStatus::kSending:
+      return "sending";
+    case MessageStatus::kSent:
+      return "sent";
+    case MessageStatus::kDelivered:
+      return "delivered";
+    case MessageStatus::kRead:
+      return "read";
+    case MessageStatus::kFailed:
+      return "failed";
+    case MessageStatus::kExpired:
+      return "expired";
+    case MessageStatus::kCancelled:
+      return "cancelled";
+    case MessageStatus::kSuppressed:
+      return "suppressed";
   }
   return "unknown";
 }
@@ -170,8 +179,8 @@ Status SqliteStore::Init() {
     constexpr int kCount = static_cast<int>(std::size(kMigrations));
     if (version > kCount) {
       return Status::FailedPrecondition("database schema version " + std::to_string(version) +
-                                        " is newer than this reachd (" +
-                                        std::to_string(kCount) + ")");
+                                        " is newer than this reachd (" + std::to_string(kCount) +
+                                        ")");
     }
     for (int v = version; v < kCount; ++v) {
       SQLite::Transaction txn(*wdb_);
@@ -209,8 +218,7 @@ Status SqliteStore::Init() {
     lease_sweep_ = std::make_unique<SQLite::Statement>(
         *wdb_, "UPDATE messages SET status=0 WHERE status=1 AND due_at<=?1");
     expire_ = std::make_unique<SQLite::Statement>(
-        *wdb_,
-        "UPDATE messages SET status=6, reason='ttl expired', updated_at=?2 WHERE id=?1");
+        *wdb_, "UPDATE messages SET status=6, reason='ttl expired', updated_at=?2 WHERE id=?1");
     complete_ = std::make_unique<SQLite::Statement>(
         *wdb_,
         "UPDATE messages SET status=?2, due_at=?3, channel_index=?4, attempt_count=?5, "
@@ -231,8 +239,7 @@ Status SqliteStore::Init() {
     rdb_ = std::make_unique<SQLite::Database>(options_.path, SQLite::OPEN_READONLY);
     rdb_->exec("PRAGMA busy_timeout=5000");
   } catch (const std::exception& e) {
-    return Status::Unavailable(std::string("cannot open store ") + options_.path + ": " +
-                               e.what());
+    return Status::Unavailable(std::string("cannot open store ") + options_.path + ": " + e.what());
   }
   return Status::Ok();
 }
@@ -291,8 +298,8 @@ void SqliteStore::WriterLoop() {
       if (queue_.empty() && closing_) return;
       size_t weight = 0;
       while (!queue_.empty() &&
-             (batch.empty() ||
-              weight + queue_.front().second <= static_cast<size_t>(options_.group_commit_max_items))) {
+             (batch.empty() || weight + queue_.front().second <=
+                                   static_cast<size_t>(options_.group_commit_max_items))) {
         weight += queue_.front().second;
         batch.push_back(std::move(queue_.front().first));
         queue_.pop_front();
@@ -301,23 +308,35 @@ void SqliteStore::WriterLoop() {
     Status txn_status;
     try {
       Run(*begin_);
-      for (Op& op : batch) {
-        // A failing operation is rolled back alone; the rest of the group still commits.
-        Run(*savepoint_);
-        try {
-          std::visit([this](auto& o) { Execute(o); }, op);
-          Run(*release_);
-        } catch (const SQLite::Exception& e) {
-          Run(*rollback_to_);
-          Run(*release_);
-          Finish(op, Status::Internal(std::string("store: ") + e.what()));
-          op = CancelOp{0, 0, nullptr, Status::Ok()};  // already answered
+      try {
+        // The common case: every operation succeeds, and the group needs no savepoints.
+        for (Op& op : batch) std::visit([this](auto& o) { Execute(o); }, op);
+      } catch (const SQLite::Exception&) {
+        // One operation failed. Undo the group and run it again with a savepoint around each
+        // operation, so the failing one is rolled back alone and the rest still commit.
+        ResetStatements();
+        Run(*rollback_);
+        for (Op& op : batch) ClearOutputs(op);
+        Run(*begin_);
+        for (Op& op : batch) {
+          Run(*savepoint_);
+          try {
+            std::visit([this](auto& o) { Execute(o); }, op);
+            Run(*release_);
+          } catch (const SQLite::Exception& e) {
+            ResetStatements();
+            Run(*rollback_to_);
+            Run(*release_);
+            Finish(op, Status::Internal(std::string("store: ") + e.what()));
+            op = CancelOp{0, 0, nullptr, Status::Ok()};  // already answered
+          }
         }
       }
       Run(*commit_);
       healthy_.store(true, std::memory_order_relaxed);
     } catch (const std::exception& e) {
       try {
+        ResetStatements();
         Run(*rollback_);
       } catch (const std::exception&) {
       }
@@ -326,6 +345,21 @@ void SqliteStore::WriterLoop() {
     }
     for (Op& op : batch) Finish(op, txn_status);
   }
+}
+
+void SqliteStore::ResetStatements() {
+  // A statement whose step failed keeps the error: reset() would throw it again, and a statement
+  // left mid-step blocks ROLLBACK. tryReset() clears both without throwing.
+  for (auto* st : {&insert_, &find_idem_, &claim_select_, &claim_update_, &lease_sweep_, &expire_,
+                   &complete_, &insert_attempt_, &cancel_, &find_status_, &save_template_,
+                   &savepoint_, &release_, &rollback_to_, &begin_, &commit_}) {
+    if (*st) (*st)->tryReset();
+  }
+}
+
+void SqliteStore::ClearOutputs(Op& op) {
+  if (auto* e = std::get_if<EnqueueOp>(&op)) e->results.clear();
+  if (auto* c = std::get_if<ClaimOp>(&op)) c->results.clear();
 }
 
 void SqliteStore::Finish(Op& op, const Status& txn_status) {
@@ -509,8 +543,8 @@ Result<MessageDetail> SqliteStore::Get(int64_t id) {
   std::lock_guard<std::mutex> lock(read_mu_);
   try {
     MessageDetail d;
-    SQLite::Statement q(*rdb_, std::string("SELECT ") + kMessageColumns +
-                                   " FROM messages WHERE id=?1");
+    SQLite::Statement q(*rdb_,
+                        std::string("SELECT ") + kMessageColumns + " FROM messages WHERE id=?1");
     q.bind(1, id);
     if (!q.executeStep()) return Status::NotFound("no message " + ExternalId(id));
     d.message = ReadMessage(q);
@@ -540,8 +574,7 @@ std::optional<std::string> SqliteStore::LoadTemplateSource(const std::string& na
                                                            const std::string& version) {
   std::lock_guard<std::mutex> lock(read_mu_);
   try {
-    SQLite::Statement q(*rdb_,
-                        "SELECT source FROM template_versions WHERE name=?1 AND version=?2");
+    SQLite::Statement q(*rdb_, "SELECT source FROM template_versions WHERE name=?1 AND version=?2");
     q.bind(1, name);
     q.bind(2, version);
     if (q.executeStep()) return q.getColumn(0).getString();
@@ -554,8 +587,9 @@ Result<StoreStats> SqliteStore::Stats() {
   std::lock_guard<std::mutex> lock(read_mu_);
   try {
     StoreStats s;
-    SQLite::Statement q(*rdb_, "SELECT status, count(*) FROM messages WHERE status IN (0,1) "
-                               "GROUP BY status");
+    SQLite::Statement q(*rdb_,
+                        "SELECT status, count(*) FROM messages WHERE status IN (0,1) "
+                        "GROUP BY status");
     while (q.executeStep()) {
       if (q.getColumn(0).getInt() == 0) s.queued = q.getColumn(1).getInt64();
       if (q.getColumn(0).getInt() == 1) s.sending = q.getColumn(1).getInt64();

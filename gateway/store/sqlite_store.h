@@ -21,9 +21,9 @@
 namespace reach::store {
 
 struct SqliteStoreOptions {
-  std::string path;               // database file; its folder is created if missing
-  bool sync_full = true;          // synchronous=FULL: each group commit is fsynced
-  int lease_ms = 60000;           // lease given to claimed messages
+  std::string path;                    // database file; its folder is created if missing
+  bool sync_full = true;               // synchronous=FULL: each group commit is fsynced
+  int lease_ms = 60000;                // lease given to claimed messages
   int group_commit_max_items = 20000;  // messages per transaction, at most
 };
 
@@ -82,6 +82,9 @@ class SqliteStore final : public Store {
   SqliteStore(const SqliteStoreOptions& options, const Clock& clock);
   Status Init();
   void Post(Op op, size_t weight);
+  // Forgets what Execute() wrote into `op`, before the operation runs again.
+  static void ClearOutputs(Op& op);
+  void ResetStatements();  // writer thread
   void WriterLoop();
   void Execute(EnqueueOp& op);
   void Execute(ClaimOp& op);
@@ -97,7 +100,7 @@ class SqliteStore final : public Store {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::pair<Op, size_t>> queue_;  // GUARDED_BY(mu_)
-  bool closing_ = false;                      // GUARDED_BY(mu_)
+  bool closing_ = false;                     // GUARDED_BY(mu_)
   std::thread writer_;
   std::atomic<bool> healthy_{false};
 
@@ -105,8 +108,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<SQLite::Database> wdb_;
   // Transaction control, prepared once (sqlite3_exec would parse them again for every group
   // and every operation in it).
-  std::unique_ptr<SQLite::Statement> begin_, commit_, rollback_, savepoint_, release_,
-      rollback_to_;
+  std::unique_ptr<SQLite::Statement> begin_, commit_, rollback_, savepoint_, release_, rollback_to_;
   std::unique_ptr<SQLite::Statement> insert_, find_idem_, claim_select_, claim_update_,
       lease_sweep_, expire_, complete_, insert_attempt_, cancel_, find_status_, save_template_;
   int64_t next_lease_sweep_ms_ = 0;

@@ -1,10 +1,10 @@
-#include "gateway/store/sqlite_store.h"
-
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <future>
 
+#include "gateway/store/sqlite_store.h"
 #include "tests/fakes/fake_clock.h"
 
 namespace reach::store {
@@ -209,6 +209,46 @@ TEST_F(StoreTest, ConcurrentEnqueuesShareCommits) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), kThreads * kEach);
   EXPECT_EQ(store_->Stats()->queued, kThreads * kEach);
+}
+
+// One operation of a group commit that fails (here: a trigger refuses its row) is rolled back
+// alone; the other operations of the same group commit and answer ok.
+TEST_F(StoreTest, FailingOperationDoesNotTakeItsGroupDown) {
+  SQLite::Database db((dir_ / "reach.db").string(), SQLite::OPEN_READWRITE);
+  db.exec("PRAGMA busy_timeout=5000");
+  db.exec(
+      "CREATE TRIGGER refuse_boom BEFORE INSERT ON messages WHEN NEW.template='boom' "
+      "BEGIN SELECT RAISE(ABORT, 'boom refused'); END");
+  // Hold the write lock so the writer waits on its first group while the next ops queue up
+  // behind it, to be executed together as one group.
+  db.exec("BEGIN IMMEDIATE");
+  std::promise<std::vector<EnqueueResult>> first, bad, good;
+  store_->Enqueue({Msg()}, [&](auto r) { first.set_value(r); });
+  NewMessage boom = Msg();
+  boom.template_name = "boom";
+  store_->Enqueue({Msg(), boom}, [&](auto r) { bad.set_value(r); });
+  store_->Enqueue({Msg(), Msg()}, [&](auto r) { good.set_value(r); });
+  db.exec("COMMIT");
+  auto f = first.get_future().get();
+  auto b = bad.get_future().get();
+  auto g = good.get_future().get();
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_TRUE(f[0].status.ok());
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_FALSE(b[0].status.ok());  // the whole operation is undone, its good row included
+  EXPECT_FALSE(b[1].status.ok());
+  EXPECT_NE(b[1].status.message().find("boom refused"), std::string::npos)
+      << b[1].status.ToString();
+  ASSERT_EQ(g.size(), 2u);
+  EXPECT_TRUE(g[0].status.ok()) << g[0].status.ToString();
+  EXPECT_TRUE(g[1].status.ok());
+  EXPECT_NE(g[0].id, g[1].id);
+  EXPECT_EQ(store_->Stats()->queued, 3);
+  for (const auto& r : g) {
+    SCOPED_TRACE("id " + std::to_string(r.id) + " first " + std::to_string(f[0].id));
+    auto m = store_->Get(r.id);
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+  }
 }
 
 TEST(ExternalIdTest, RoundTrip) {
