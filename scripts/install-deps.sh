@@ -14,7 +14,7 @@ PKGS=(
   python3 python3-aiosmtpd
   postfix
   clang libclang-rt-14-dev clang-format
-  wrk curl procps
+  wrk curl procps openssl
 )
 
 missing=()

@@ -1,20 +1,62 @@
 """A real SMTP server for tests: Debian's python3-aiosmtpd, saving each message it receives.
 
 usage: smtp_capture.py OUTDIR READY_FILE [--reject RCPT=REPLY]...
+           [--tls starttls|implicit --cert CERT.pem --key KEY.pem]
+           [--auth USER:PASSWORD --auth-log FILE]
 
 Binds 127.0.0.1 on a free port, writes {"port": N} to READY_FILE, and stores every accepted
-message as OUTDIR/<n>.json ({"mail_from", "rcpt_tos", "data"}). A --reject rule answers RCPT TO
-for that address with the given reply (e.g. "550 5.1.1 No such user"). Runs until SIGTERM.
+message as OUTDIR/<n>.json ({"mail_from", "rcpt_tos", "data", "peer", "tls", "auth_login"}).
+A --reject rule answers RCPT TO for that address with the given reply (e.g. "550 5.1.1 No such
+user"). Runs until SIGTERM.
+
+--tls starttls offers STARTTLS and requires it before MAIL (require_starttls); --tls implicit
+speaks TLS from the first byte (smtps). "tls" in a record is the session's TLS version and
+cipher as the server saw them, or null for a plaintext session. --auth requires AUTH (only
+offered once the session is encrypted) with that one user and password; every AUTH attempt is
+appended to --auth-log as a JSON line {"login", "ok", "tls"} (the password is not written).
 """
 import asyncio
 import json
 import os
 import signal
 import socket
+import ssl
 import sys
 import threading
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+def tls_state(server):
+    """The TLS version and cipher of the server's current transport, or None when plaintext.
+
+    After STARTTLS aiosmtpd swaps in the TLS transport; with implicit TLS it is the listening
+    socket's; either way the transport exposes the ssl object."""
+    transport = server.transport
+    obj = transport.get_extra_info("ssl_object") if transport is not None else None
+    if obj is None:
+        return None
+    return {"version": obj.version(), "cipher": obj.cipher()[0]}
+
+
+class Authenticator:
+    def __init__(self, user, password, log_path):
+        self.user = user.encode()
+        self.password = password.encode()
+        self.log_path = log_path
+        self.lock = threading.Lock()
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        ok = (isinstance(auth_data, LoginPassword) and auth_data.login == self.user and
+              auth_data.password == self.password)
+        login = auth_data.login.decode("utf-8", "replace") if isinstance(
+            auth_data, LoginPassword) else None
+        if self.log_path:
+            with self.lock, open(self.log_path, "a") as f:
+                f.write(json.dumps({"login": login, "mechanism": mechanism, "ok": ok,
+                                    "tls": tls_state(server)}) + "\n")
+        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
 
 class Handler:
@@ -36,7 +78,9 @@ class Handler:
             n = self.count
         record = {"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos,
                   "data": envelope.original_content.decode("utf-8", "surrogateescape"),
-                  "peer": list(session.peer)}
+                  "peer": list(session.peer), "tls": tls_state(server),
+                  "auth_login": (session.auth_data.login.decode("utf-8", "replace")
+                                 if isinstance(session.auth_data, LoginPassword) else None)}
         tmp = os.path.join(self.outdir, "%06d.tmp" % n)
         with open(tmp, "w") as f:
             json.dump(record, f)
@@ -47,20 +91,42 @@ class Handler:
 def main():
     outdir, ready = sys.argv[1], sys.argv[2]
     rejects = {}
+    opts = {"--tls": None, "--cert": None, "--key": None, "--auth": None, "--auth-log": None}
     args = sys.argv[3:]
     while args:
         if args[0] == "--reject":
             addr, reply = args[1].split("=", 1)
             rejects[addr] = reply
             args = args[2:]
+        elif args[0] in opts and len(args) > 1:
+            opts[args[0]] = args[1]
+            args = args[2:]
         else:
             raise SystemExit("unknown argument " + args[0])
+    kwargs = {}
+    if opts["--tls"]:
+        if opts["--tls"] not in ("starttls", "implicit"):
+            raise SystemExit("--tls must be starttls or implicit")
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(opts["--cert"], opts["--key"])
+        if opts["--tls"] == "starttls":
+            kwargs.update(tls_context=context, require_starttls=True)
+        else:
+            kwargs.update(ssl_context=context)
+    if opts["--auth"]:
+        user, password = opts["--auth"].split(":", 1)
+        kwargs.update(auth_required=True, authenticator=Authenticator(user, password,
+                                                                      opts["--auth-log"]))
+        if opts["--tls"] == "implicit":
+            # aiosmtpd counts only STARTTLS as encryption for auth_require_tls; an implicit-TLS
+            # session is encrypted from the first byte.
+            kwargs.update(auth_require_tls=False)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     # decode_data=False keeps the exact bytes; the test parses them with the email package.
     controller = Controller(Handler(outdir, rejects), hostname="127.0.0.1", port=port,
-                            decode_data=False)
+                            decode_data=False, **kwargs)
     controller.start()
     with open(ready + ".tmp", "w") as f:
         json.dump({"port": port}, f)
