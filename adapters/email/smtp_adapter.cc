@@ -143,6 +143,9 @@ class SmtpAdapter final : public Adapter {
                                          .max_connects_cache = config.max_connections}) {
     std::string url = config_.url;
     while (!url.empty() && url.back() == '/') url.pop_back();
+    // tls: implicit means TLS from the first byte, whatever the scheme says: libcurl only does
+    // that for smtps://, and would otherwise talk (and AUTH) in plain text.
+    if (config_.tls == "implicit" && url.rfind("smtp://", 0) == 0) url.replace(0, 7, "smtps://");
     url_ = url + "/" + config_.ehlo_domain;  // the URL path is the EHLO argument
   }
   ~SmtpAdapter() override { Shutdown(); }

@@ -76,7 +76,10 @@ void Dispatcher::Start() {
 }
 
 void Dispatcher::Wake() {
+  // Many enqueues in a row need one look for due work, not one each.
+  if (wake_posted_.exchange(true, std::memory_order_acq_rel)) return;
   boost::asio::post(io_, [this] {
+    wake_posted_.store(false, std::memory_order_release);
     poll_timer_.cancel();
     MaybeClaim();
   });

@@ -7,6 +7,7 @@
 // Wake() and Stop() may be called from any thread.
 #pragma once
 
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
 #include <map>
@@ -31,8 +32,7 @@ class Renderer {
  public:
   virtual ~Renderer() = default;
   virtual Result<boost::json::object> Render(const store::StoredMessage& message,
-                                             const std::string& channel,
-                                             const std::string& locale,
+                                             const std::string& channel, const std::string& locale,
                                              const boost::json::object& vars) = 0;
 };
 
@@ -46,8 +46,8 @@ class Dispatcher {
   // `routes` maps a channel name ("email") to its adapter and retry policy. Everything passed by
   // reference must outlive the dispatcher.
   Dispatcher(store::Store& store, std::map<std::string, ChannelRoute> routes, Renderer& renderer,
-             const config::DispatchConfig& config, const Clock& clock,
-             metrics::Registry& metrics, uint64_t seed = std::random_device{}());
+             const config::DispatchConfig& config, const Clock& clock, metrics::Registry& metrics,
+             uint64_t seed = std::random_device{}());
   ~Dispatcher();
 
   void Start();
@@ -92,6 +92,7 @@ class Dispatcher {
   int in_flight_ = 0;
   int flushes_in_flight_ = 0;
   std::atomic<int> in_flight_count_{0};
+  std::atomic<bool> wake_posted_{false};  // a Wake() is queued on io_ and not yet run
   std::vector<store::Completion> pending_;
 
   metrics::Counter& claimed_;

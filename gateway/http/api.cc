@@ -516,9 +516,12 @@ void Api::SendOne(Request&& req, Responder respond) {
         ErrorResponse(ver, ka, HttpStatusFor(st, semantic), CodeFor(st), st.message(), st.field()));
     return;
   }
+  // A message scheduled for later is found by the dispatcher's poll when it falls due; only a
+  // message due now is worth waking the dispatcher for.
+  const bool due_now = msg.due_at_ms <= clock_.NowMs();
   std::vector<store::NewMessage> msgs;
   msgs.push_back(std::move(msg));
-  store_.Enqueue(std::move(msgs), [this, ver, ka, respond = std::move(respond)](
+  store_.Enqueue(std::move(msgs), [this, ver, ka, due_now, respond = std::move(respond)](
                                       std::vector<store::EnqueueResult> results) {
     const store::EnqueueResult& r = results.at(0);
     if (!r.status.ok()) {
@@ -536,7 +539,7 @@ void Api::SendOne(Request&& req, Responder respond) {
       if (d.ok()) out["status"] = store::StatusName(d->message.status);
     } else {
       accepted_.Inc();
-      if (hooks_.on_enqueued) hooks_.on_enqueued();
+      if (due_now && hooks_.on_enqueued) hooks_.on_enqueued();
     }
     respond(JsonResponse(ver, ka, 202, json::serialize(out)));
   });
@@ -628,7 +631,10 @@ void Api::SendBatch(Request&& req, Responder respond) {
     msgs.push_back(std::move(msg));
   }
 
-  auto finish = [this, slots, ver, ka, respond](std::vector<store::EnqueueResult> results) {
+  bool any_due_now = false;
+  for (const store::NewMessage& m : msgs) any_due_now |= m.due_at_ms <= clock_.NowMs();
+  auto finish = [this, slots, ver, ka, any_due_now,
+                 respond](std::vector<store::EnqueueResult> results) {
     json::array out;
     out.reserve(slots->size());
     bool any_new = false;
@@ -659,7 +665,7 @@ void Api::SendBatch(Request&& req, Responder respond) {
       }
       out.push_back(std::move(o));
     }
-    if (any_new && hooks_.on_enqueued) hooks_.on_enqueued();
+    if (any_new && any_due_now && hooks_.on_enqueued) hooks_.on_enqueued();
     respond(JsonResponse(ver, ka, 202, json::serialize(json::object{{"results", std::move(out)}})));
   };
   if (msgs.empty()) {

@@ -35,7 +35,7 @@ struct ApiHooks {
   std::function<Result<boost::json::value>(const std::string& name)> describe_templates;
   // POST /v1/admin/reload: reloads templates (and what else can change at run time).
   std::function<Status()> reload;
-  // Called after a commit that stored new messages.
+  // Called after a commit that stored new messages due now (not for scheduled ones).
   std::function<void()> on_enqueued;
   // Extra readiness conditions besides the store (config loaded, templates loaded).
   std::function<bool()> ready;

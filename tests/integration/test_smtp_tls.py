@@ -189,13 +189,9 @@ class SmtpTlsTest(unittest.TestCase):
         self.start("implicit", ["tls: implicit", "ca_file: " + self.cert, "verify_peer: true"])
         self.assert_delivered_over_tls(self.send())
 
-    @unittest.expectedFailure
     def test_implicit_with_smtp_scheme_is_not_plaintext(self):
-        """KNOWN DEFECT (adapters/email/smtp_adapter.cc:214, config/config_loader.cc:171):
-        `tls: implicit` only takes effect through an smtps:// URL; with an smtp:// URL the
-        adapter neither wraps the connection in TLS nor sends STARTTLS, so the message (and any
-        AUTH credentials) go out in plaintext without an error. Passes once reachd either
-        refuses that config or speaks TLS (then nothing reaches this plaintext server)."""
+        """`tls: implicit` with an smtp:// URL still speaks TLS from the first byte (the adapter
+        upgrades the scheme), so nothing reaches a plaintext server: no message, no AUTH."""
         try:
             self.start(None, ["tls: implicit", "ca_file: " + self.cert], scheme="smtp")
         except RuntimeError:
