@@ -2,6 +2,7 @@
 templates, render, reload, and its exit codes."""
 import json
 import os
+import shutil
 import subprocess
 import unittest
 
@@ -188,6 +189,34 @@ class ReachctlTest(unittest.TestCase):
         self.assertIn("1 segment", out)
         rc, out, err = self.ctl("reload")
         self.assertEqual(rc, 0, err)
+
+    def test_lint_and_render_with_the_daemons_config(self):
+        # A marketing SMS that ends with the operator's own opt-out wording: wrong under the
+        # default wording, right under the config that sets it.
+        tdir = os.path.join(self.wd.path, "optout_templates")
+        os.makedirs(tdir)
+        shutil.copy(os.path.join(harness.SOURCE, "config", "templates", "spring_sale.yaml"), tdir)
+        path = os.path.join(tdir, "spring_sale.yaml")
+        with open(path) as f:
+            text = f.read()
+        self.assertIn("拒收请回复R", text)
+        with open(path, "w") as f:
+            f.write(text.replace("拒收请回复R", "退订回T"))
+        cfg = os.path.join(self.wd.path, "optout.yaml")
+        with open(cfg, "w") as f:
+            f.write("templates: {dir: optout_templates, sms_optout_text: 退订回T}\n")
+        rc, out, _ = self.ctl("templates", "lint", tdir)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("spring_sale", out)
+        rc, out, err = self.ctl("templates", "lint", "--config", cfg)  # the folder from the config
+        self.assertEqual(rc, 0, out + err)
+        rc, out, err = self.ctl("render", "spring_sale", "--channel", "sms", "--config", cfg,
+                                "--var", "discount=8折")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("退订回T", out)
+        rc, _, err = self.ctl("templates", "lint", "--config", "/nonexistent/reachd.yaml")
+        self.assertEqual(rc, 1)
+        self.assertIn("/nonexistent/reachd.yaml", err)
 
 
 if __name__ == "__main__":

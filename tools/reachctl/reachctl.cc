@@ -13,6 +13,7 @@
 
 #include "common/status.h"
 #include "config/config.h"
+#include "config/config_loader.h"
 #include "templates/catalog.h"
 
 namespace reach::ctl {
@@ -40,8 +41,9 @@ commands:
   batch FILE.jsonl [--chunk N]                 one send request (JSON) per line
   health                                       /healthz and /readyz
   templates list | show NAME                   the catalog reachd is using
-  templates lint DIR                           validate a template folder offline
-  render NAME --channel C [--locale L] [--var k=v ...] [--vars JSON] [--dir DIR]
+  templates lint [DIR] [--config FILE]         validate a template folder offline (with the
+                                               daemon's templates settings from FILE)
+  render NAME --channel C [--locale L] [--var k=v ...] [--vars JSON] [--dir DIR] [--config FILE]
                                                render a template offline (SMS: chars and segments)
   reload                                       reload templates (same as SIGHUP)
 
@@ -429,7 +431,7 @@ int Health(const Global& g, std::ostream& out, std::ostream& err) {
 }
 
 Result<json::object> ParseVars(Args& a, std::string* channel, std::string* locale, std::string* dir,
-                               std::ostream& err, bool* usage) {
+                               std::string* config_path, std::ostream& err, bool* usage) {
   json::object vars;
   while (!a.Empty()) {
     std::string flag = a.Next();
@@ -445,6 +447,8 @@ Result<json::object> ParseVars(Args& a, std::string* channel, std::string* local
       *locale = v;
     } else if (flag == "--dir") {
       *dir = v;
+    } else if (flag == "--config") {
+      *config_path = v;
     } else if (flag == "--var") {
       std::string k, val;
       if (!SplitKv(v, &k, &val)) {
@@ -471,15 +475,28 @@ Result<json::object> ParseVars(Args& a, std::string* channel, std::string* local
   return vars;
 }
 
+// The `templates` section of a reachd config file (paths resolved as reachd resolves them).
+bool LoadTemplatesConfig(const std::string& path, config::TemplatesConfig* out, std::ostream& err) {
+  auto loaded = config::LoadConfigFile(path);
+  if (!loaded.errors.empty()) {
+    for (const auto& e : loaded.errors) err << e << "\n";
+    return false;
+  }
+  *out = loaded.config.templates;
+  return true;
+}
+
 int Render(Args& a, std::ostream& out, std::ostream& err) {
   if (a.Empty()) return Usage(err, "render needs a template name");
   std::string name = a.Next();
-  std::string channel, locale, dir = "config/templates";
+  std::string channel, locale, dir, config_path;
   bool usage = false;
-  auto vars = ParseVars(a, &channel, &locale, &dir, err, &usage);
+  auto vars = ParseVars(a, &channel, &locale, &dir, &config_path, err, &usage);
   if (!vars.ok()) return kUsage;
   if (channel.empty()) return Usage(err, "render needs --channel");
   config::TemplatesConfig cfg;
+  if (!config_path.empty() && !LoadTemplatesConfig(config_path, &cfg, err)) return kApiError;
+  if (dir.empty()) dir = config_path.empty() ? "config/templates" : cfg.dir;
   std::vector<std::string> errors;
   auto catalog = templates::Catalog::LoadDir(dir, cfg, &errors);
   if (!catalog.ok()) {
@@ -500,9 +517,24 @@ int Templates(const Global& g, Args& a, std::ostream& out, std::ostream& err) {
   if (a.Empty()) return Usage(err, "templates needs list, show NAME or lint DIR");
   std::string sub = a.Next();
   if (sub == "lint") {
-    if (a.Empty()) return Usage(err, "templates lint needs a folder");
-    std::string dir = a.Next();
-    std::vector<std::string> errors = templates::LintDir(dir, config::TemplatesConfig{});
+    std::string dir, config_path;
+    while (!a.Empty()) {
+      std::string x = a.Next();
+      if (x == "--config") {
+        if (!a.NextValue(&config_path)) return Usage(err, "--config needs a file");
+      } else if (dir.empty()) {
+        dir = x;
+      } else {
+        return Usage(err, "templates lint takes one folder");
+      }
+    }
+    // With --config, the daemon's templates settings apply (opt-out wording, locale fallback,
+    // the folder itself when DIR is not given).
+    config::TemplatesConfig cfg;
+    if (!config_path.empty() && !LoadTemplatesConfig(config_path, &cfg, err)) return kApiError;
+    if (dir.empty()) dir = config_path.empty() ? "" : cfg.dir;
+    if (dir.empty()) return Usage(err, "templates lint needs a folder or --config FILE");
+    std::vector<std::string> errors = templates::LintDir(dir, cfg);
     for (const auto& e : errors) out << e << "\n";
     if (errors.empty()) out << dir << ": ok\n";
     return errors.empty() ? kOk : kApiError;
