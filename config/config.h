@@ -11,13 +11,13 @@
 namespace reach::config {
 
 struct ServerConfig {
-  std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free port
-  int threads = 1;                        // io_context threads for the HTTP API
+  std::string listen = "127.0.0.1:8080";        // HOST:PORT; port 0 picks a free port
+  int threads = 1;                              // io_context threads for the HTTP API
   int64_t body_limit_bytes = 16 * 1024 * 1024;  // largest accepted request body (a 10k batch fits)
-  int max_connections = 4096;             // connections above this are closed at accept
-  int read_timeout_ms = 30000;            // per request read (headers + body)
-  int idle_timeout_ms = 60000;            // keep-alive idle limit
-  int max_batch_items = 10000;            // items per POST /v1/messages/batch
+  int max_connections = 4096;                   // connections above this are closed at accept
+  int read_timeout_ms = 30000;                  // per request read (headers + body)
+  int idle_timeout_ms = 60000;                  // keep-alive idle limit
+  int max_batch_items = 10000;                  // items per POST /v1/messages/batch
 };
 
 struct StoreConfig {
@@ -30,11 +30,11 @@ struct StoreConfig {
 };
 
 struct RetryConfig {
-  int max_attempts = 5;        // attempts per channel before moving to the next channel
-  int64_t base_delay_ms = 1000;    // first backoff
-  int64_t max_delay_ms = 600000;   // backoff ceiling
+  int max_attempts = 5;           // attempts per channel before moving to the next channel
+  int64_t base_delay_ms = 1000;   // first backoff
+  int64_t max_delay_ms = 600000;  // backoff ceiling
   double multiplier = 2.0;
-  double jitter = 0.2;         // +- fraction of the delay, drawn at random
+  double jitter = 0.2;  // +- fraction of the delay, drawn at random
 };
 
 struct DispatchConfig {
@@ -45,27 +45,28 @@ struct DispatchConfig {
 
 struct SmtpConfig {
   bool enabled = false;
-  std::string url;               // smtp://host:port or smtps://host:port
-  std::string tls = "none";      // "none" | "starttls" | "implicit" (smtps://)
+  std::string url;           // smtp://host:port or smtps://host:port
+  std::string tls = "none";  // "none" | "starttls" | "implicit" (smtps://)
   std::string username;
-  std::string password;          // or password_file
+  std::string password;  // or password_file
   std::string ehlo_domain = "reach.localdomain";
-  std::string from_address;      // envelope and header From address
-  std::string from_name;         // display name (UTF-8, RFC 2047 encoded on the wire)
+  std::string from_address;  // envelope and header From address
+  std::string from_name;     // display name (UTF-8, RFC 2047 encoded on the wire)
   std::string message_id_domain = "reach.localdomain";
   std::string list_unsubscribe_url;     // https URL prefix; a per-message token is appended
   std::string list_unsubscribe_mailto;  // mailto address, optional
-  int max_connections = 8;         // parallel SMTP connections
+  int max_connections = 8;              // parallel SMTP connections (in all, across `threads`)
+  int threads = 2;                      // libcurl event loops sharing the connections (1..16)
   int timeout_ms = 30000;
-  std::string ca_file;             // extra CA bundle (tests); empty = system store
+  std::string ca_file;  // extra CA bundle (tests); empty = system store
   bool verify_peer = true;
   RetryConfig retry;
 };
 
 struct WebhookConfig {
   bool enabled = false;
-  std::string url;                 // default target; a message's to.webhook_url overrides it
-  std::string secret;              // "whsec_<base64>" (Standard Webhooks); or secret_file
+  std::string url;     // default target; a message's to.webhook_url overrides it
+  std::string secret;  // "whsec_<base64>" (Standard Webhooks); or secret_file
   int timeout_ms = 15000;
   int max_connections = 256;
   RetryConfig retry;
@@ -83,13 +84,14 @@ struct LogConfig {
 
 struct TemplatesConfig {
   std::string dir = "templates";  // relative to the config file's folder (config/templates)
-  std::vector<std::string> locale_fallback = {"zh-CN", "en"};  // tried in order after the asked locale
-  bool watch = true;                          // reload on file change
-  std::string sms_optout_text = "拒收请回复R";  // required in marketing SMS
+  std::vector<std::string> locale_fallback = {"zh-CN",
+                                              "en"};  // tried in order after the asked locale
+  bool watch = true;                                  // reload on file change
+  std::string sms_optout_text = "拒收请回复R";        // required in marketing SMS
 };
 
 struct CategoryConfig {
-  int otp_priority = 9;            // priority 0..9, higher goes first
+  int otp_priority = 9;  // priority 0..9, higher goes first
   int transactional_priority = 5;
   int marketing_priority = 1;
 };

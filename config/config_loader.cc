@@ -160,6 +160,7 @@ void LoadEmail(MapReader& channels, const std::string& base_dir, SmtpConfig* c) 
   m.Get("list_unsubscribe_url", &c->list_unsubscribe_url);
   m.Get("list_unsubscribe_mailto", &c->list_unsubscribe_mailto);
   m.GetInt("max_connections", &c->max_connections, 1, 1000);
+  m.GetInt("threads", &c->threads, 1, 16);
   m.GetInt("timeout_ms", &c->timeout_ms, 100, 600000);
   m.Get("ca_file", &c->ca_file);
   m.Get("verify_peer", &c->verify_peer);

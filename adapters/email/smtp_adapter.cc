@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "adapters/email/mime.h"
@@ -134,13 +136,18 @@ int Debug(CURL*, curl_infotype type, char* data, size_t size, void* user) {
 class SmtpAdapter final : public Adapter {
  public:
   SmtpAdapter(const config::SmtpConfig& config, const Clock& clock)
-      : config_(config),
-        clock_(clock),
-        loop_(transport::CurlLoopOptions{.name = "reach-smtp",
-                                         .max_total_connections = config.max_connections,
-                                         .max_host_connections = config.max_connections,
-                                         .max_concurrent_streams = 1,
-                                         .max_connects_cache = config.max_connections}) {
+      : config_(config), clock_(clock) {
+    // The connections are split across `threads` loops; messages go round-robin.
+    int loops = std::clamp(config.threads, 1, std::max(1, config.max_connections));
+    per_loop_connections_ = (config.max_connections + loops - 1) / loops;
+    for (int i = 0; i < loops; ++i) {
+      loops_.push_back(std::make_unique<transport::CurlLoop>(
+          transport::CurlLoopOptions{.name = "reach-smtp" + std::to_string(i),
+                                     .max_total_connections = per_loop_connections_,
+                                     .max_host_connections = per_loop_connections_,
+                                     .max_concurrent_streams = 1,
+                                     .max_connects_cache = per_loop_connections_}));
+    }
     std::string url = config_.url;
     while (!url.empty() && url.back() == '/') url.pop_back();
     // tls: implicit means TLS from the first byte, whatever the scheme says: libcurl only does
@@ -185,7 +192,7 @@ class SmtpAdapter final : public Adapter {
       r.code = "invalid_message";
       r.detail = built.status().message() + " (" + built.status().field() + ")";
       auto* raw = t.release();
-      loop_.Post([raw, r] {
+      loops_[0]->Post([raw, r] {
         std::unique_ptr<Transfer> owned(raw);
         owned->done(r);
       });
@@ -224,9 +231,10 @@ class SmtpAdapter final : public Adapter {
       curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
       curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
     }
-    // At most max_connections transfers in libcurl at once (one per SMTP session); the rest
-    // wait in the loop's FIFO.
-    loop_.Add(
+    // At most one transfer per SMTP session in libcurl at once; the rest wait in the loop's
+    // queue, by priority.
+    transport::CurlLoop& loop = *loops_[next_loop_.fetch_add(1) % loops_.size()];
+    loop.Add(
         easy,
         [raw](CURL* e, CURLcode rc) {
           std::unique_ptr<Transfer> owned(raw);
@@ -246,10 +254,12 @@ class SmtpAdapter final : public Adapter {
           if (r.outcome == Outcome::kSent) r.provider_message_id = "<" + owned->message_id + ">";
           owned->done(std::move(r));
         },
-        "smtp", static_cast<int>(config_.max_connections), request.priority);
+        "smtp", per_loop_connections_, request.priority);
   }
 
-  void Shutdown() override { loop_.Shutdown(); }
+  void Shutdown() override {
+    for (auto& l : loops_) l->Shutdown();
+  }
 
  private:
   static std::string Str(const json::object& o, std::string_view key) {
@@ -260,7 +270,9 @@ class SmtpAdapter final : public Adapter {
   config::SmtpConfig config_;
   const Clock& clock_;
   std::string url_;
-  transport::CurlLoop loop_;
+  int per_loop_connections_ = 1;
+  std::vector<std::unique_ptr<transport::CurlLoop>> loops_;
+  std::atomic<size_t> next_loop_{0};
 };
 
 }  // namespace

@@ -47,6 +47,7 @@ channels:
   email:
     url: http://x
     from_address: nobody
+    threads: 17
     retry:
       jitter: 2
   webhook:
@@ -59,6 +60,7 @@ channels:
   EXPECT_TRUE(HasError(r, "store.synchronous: must be one of"));
   EXPECT_TRUE(HasError(r, "channels.email.url: must start with smtp://"));
   EXPECT_TRUE(HasError(r, "channels.email.from_address"));
+  EXPECT_TRUE(HasError(r, "channels.email.threads: must be between"));
   EXPECT_TRUE(HasError(r, "channels.email.retry.jitter"));
   EXPECT_TRUE(HasError(r, "channels.webhook.url"));
   EXPECT_TRUE(HasError(r, "channels.webhook.secret"));
