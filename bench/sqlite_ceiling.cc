@@ -17,34 +17,13 @@
 #include <iostream>
 #include <string>
 
+#include "gateway/store/schema.h"
+
 namespace {
 
-// Kept in step with kMigrations[0] of gateway/store/sqlite_store.cc (messages table only).
-constexpr const char* kSchema = R"sql(
-CREATE TABLE messages(
-  id INTEGER PRIMARY KEY,
-  status INTEGER NOT NULL,
-  priority INTEGER NOT NULL,
-  due_at INTEGER NOT NULL,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL,
-  expires_at INTEGER,
-  template TEXT NOT NULL,
-  template_version TEXT NOT NULL,
-  channels TEXT NOT NULL,
-  channel_index INTEGER NOT NULL DEFAULT 0,
-  attempt_count INTEGER NOT NULL DEFAULT 0,
-  category TEXT NOT NULL,
-  payload TEXT NOT NULL,
-  final_channel TEXT NOT NULL DEFAULT '',
-  reason TEXT NOT NULL DEFAULT '',
-  idem_key TEXT,
-  request_hash TEXT NOT NULL DEFAULT '',
-  scheduled INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX messages_due ON messages(status, priority, due_at);
-CREATE UNIQUE INDEX messages_idem ON messages(idem_key) WHERE idem_key IS NOT NULL;
-)sql";
+// The queue schema itself (gateway/store/schema.h), so the ceiling inserts the same rows into
+// the same table and indexes as reachd.
+constexpr const char* kSchema = reach::store::kMigrations[0];
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
