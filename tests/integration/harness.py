@@ -3,12 +3,14 @@
 Run by ctest with /usr/bin/python3 (Debian's python3-aiosmtpd is importable there).
 REACH_BUILD_DIR points at the CMake build folder; REACH_SOURCE_DIR at the repository.
 """
+import glob
 import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -209,3 +211,44 @@ class Workdir:
 
     def cleanup(self):
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+class SmtpCapture:
+    """A real SMTP server from Debian (python3-aiosmtpd, tests/integration/smtp_capture.py) in its
+    own process. `rejects`: (address, reply) pairs answered at RCPT; `tls`: None (plain text),
+    "starttls" or "implicit" with `cert`/`key`; `auth`: (user, password) required."""
+
+    def __init__(self, workdir, rejects=(), tls=None, cert=None, key=None, auth=None):
+        self.outdir = os.path.join(workdir, "mail")
+        os.makedirs(self.outdir)
+        self.auth_log = os.path.join(workdir, "auth.jsonl")
+        ready = os.path.join(workdir, "smtp.ready")
+        args = [sys.executable, os.path.join(os.path.dirname(__file__), "smtp_capture.py"),
+                self.outdir, ready]
+        for addr, reply in rejects:
+            args += ["--reject", "%s=%s" % (addr, reply)]
+        if tls:
+            args += ["--tls", tls, "--cert", cert, "--key", key]
+        if auth:
+            args += ["--auth", "%s:%s" % auth, "--auth-log", self.auth_log]
+        self.log = open(os.path.join(workdir, "smtp.log"), "w")
+        self.proc = subprocess.Popen(args, stderr=self.log)
+        self.port = wait_file(ready, self.proc)["port"]
+
+    def messages(self):
+        out = []
+        for path in sorted(glob.glob(os.path.join(self.outdir, "*.json"))):
+            with open(path) as f:
+                out.append(json.load(f))
+        return out
+
+    def auth_attempts(self):
+        if not os.path.exists(self.auth_log):
+            return []
+        with open(self.auth_log) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.log.close()

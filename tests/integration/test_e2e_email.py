@@ -2,46 +2,17 @@
 message is parsed with Python's email package, the way a mail client would."""
 import email
 import email.policy
-import glob
-import json
 import os
-import subprocess
-import sys
-import time
 import unittest
 
 import harness
 
 
-class SmtpServer:
-    def __init__(self, workdir, rejects=()):
-        self.outdir = os.path.join(workdir, "mail")
-        os.makedirs(self.outdir)
-        ready = os.path.join(workdir, "smtp.ready")
-        args = [sys.executable, os.path.join(os.path.dirname(__file__), "smtp_capture.py"),
-                self.outdir, ready]
-        for addr, reply in rejects:
-            args += ["--reject", "%s=%s" % (addr, reply)]
-        self.proc = subprocess.Popen(args, stderr=open(os.path.join(workdir, "smtp.log"), "w"))
-        self.port = harness.wait_file(ready, self.proc)["port"]
-
-    def messages(self):
-        out = []
-        for path in sorted(glob.glob(os.path.join(self.outdir, "*.json"))):
-            with open(path) as f:
-                out.append(json.load(f))
-        return out
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
-
-
 class EmailEndToEndTest(unittest.TestCase):
     def setUp(self):
         self.wd = harness.Workdir("email")
-        self.smtp = SmtpServer(self.wd.path,
-                               rejects=[("nobody@example.com", "550 5.1.1 No such user here")])
+        self.smtp = harness.SmtpCapture(self.wd.path,
+                                        rejects=[("nobody@example.com", "550 5.1.1 No such user here")])
         self.sim = harness.Sim(self.wd.path)
         cfg = harness.write_config(self.wd.path, sim=self.sim,
                                    smtp_url="smtp://127.0.0.1:%d" % self.smtp.port)

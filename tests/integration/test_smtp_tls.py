@@ -6,12 +6,9 @@ AUTH attempt, so a plaintext delivery or a missing login fails the tests."""
 import base64
 import email
 import email.policy
-import glob
-import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import unittest
 
@@ -32,44 +29,6 @@ def make_cert(folder, name, san):
                     "-days", "2"], check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     return cert, key
-
-
-class TlsSmtpServer:
-    """smtp_capture.py with TLS (mode starttls|implicit, or None for plaintext) and optionally
-    AUTH, in its own process."""
-
-    def __init__(self, workdir, mode, cert, key, auth=None):
-        self.outdir = os.path.join(workdir, "mail")
-        os.makedirs(self.outdir)
-        self.auth_log = os.path.join(workdir, "auth.jsonl")
-        ready = os.path.join(workdir, "smtp.ready")
-        args = [sys.executable, os.path.join(os.path.dirname(__file__), "smtp_capture.py"),
-                self.outdir, ready]
-        if mode:  # None: a plaintext server
-            args += ["--tls", mode, "--cert", cert, "--key", key]
-        if auth:
-            args += ["--auth", "%s:%s" % auth, "--auth-log", self.auth_log]
-        self.log = open(os.path.join(workdir, "smtp.log"), "w")
-        self.proc = subprocess.Popen(args, stderr=self.log)
-        self.port = harness.wait_file(ready, self.proc)["port"]
-
-    def messages(self):
-        out = []
-        for path in sorted(glob.glob(os.path.join(self.outdir, "*.json"))):
-            with open(path) as f:
-                out.append(json.load(f))
-        return out
-
-    def auth_attempts(self):
-        if not os.path.exists(self.auth_log):
-            return []
-        with open(self.auth_log) as f:
-            return [json.loads(line) for line in f if line.strip()]
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
-        self.log.close()
 
 
 class SmtpTlsTest(unittest.TestCase):
@@ -102,7 +61,8 @@ class SmtpTlsTest(unittest.TestCase):
     def start(self, mode, email_keys, auth=None, cert=None, key=None, scheme=None):
         """Starts the server (`mode` starttls|implicit) and reachd with `email_keys` added to
         channels.email."""
-        self.smtp = TlsSmtpServer(self.wd.path, mode, cert or self.cert, key or self.key, auth)
+        self.smtp = harness.SmtpCapture(self.wd.path, tls=mode, cert=cert or self.cert,
+                                        key=key or self.key, auth=auth)
         scheme = scheme or ("smtps" if mode == "implicit" else "smtp")
         path = harness.write_config(self.wd.path,
                                     smtp_url="%s://127.0.0.1:%d" % (scheme, self.smtp.port))
