@@ -70,10 +70,10 @@ fuzz:
 	@$(MAKE) --no-print-directory fuzz-smoke FUZZ_SECONDS=300
 
 format:
-	find common config throttling templates adapters gateway tools tests -name '*.h' -o -name '*.cc' | xargs clang-format -i
+	find common config throttling templates adapters gateway tools tests bench -name '*.h' -o -name '*.cc' | xargs clang-format -i
 
 lint:
-	find common config throttling templates adapters gateway tools tests -name '*.h' -o -name '*.cc' | xargs clang-format --dry-run --Werror
+	find common config throttling templates adapters gateway tools tests bench -name '*.h' -o -name '*.cc' | xargs clang-format --dry-run --Werror
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

@@ -363,15 +363,14 @@ int Main(int argc, char** argv) {
   if (last_error.empty()) last_error = total.last_failure;
   std::sort(total.latencies_us.begin(), total.latencies_us.end());
   const int64_t end_us = total.last_done_us > 0 ? total.last_done_us : NowUs();
-  const double seconds =
-      std::max(1e-6, static_cast<double>(end_us - shared.measure_from_us) / 1e6);
+  const double seconds = std::max(1e-6, static_cast<double>(end_us - shared.measure_from_us) / 1e6);
   const auto ms = [&](double p) { return Percentile(total.latencies_us, p) / 1000.0; };
 
   std::ostringstream out;
   out.precision(6);
-  out << "{\"mode\":\"" << mode << "\",\"requests\":" << requests
-      << ",\"ok\":" << total.ok_requests << ",\"messages\":" << total.messages
-      << ",\"errors\":" << total.failed << ",\"seconds\":" << seconds
+  out << "{\"mode\":\"" << mode << "\",\"requests\":" << requests << ",\"ok\":" << total.ok_requests
+      << ",\"messages\":" << total.messages << ",\"errors\":" << total.failed
+      << ",\"seconds\":" << seconds
       << ",\"req_per_s\":" << static_cast<double>(total.ok_requests) / seconds
       << ",\"msg_per_s\":" << static_cast<double>(total.messages) / seconds
       << ",\"p50_ms\":" << ms(50) << ",\"p99_ms\":" << ms(99) << ",\"p999_ms\":" << ms(99.9)

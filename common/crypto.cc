@@ -63,8 +63,10 @@ std::optional<std::string> Base64Decode(std::string_view data) {
 std::string Base64UrlEncode(std::string_view data) {
   std::string s = Base64Encode(data);
   for (char& c : s) {
-    if (c == '+') c = '-';
-    else if (c == '/') c = '_';
+    if (c == '+')
+      c = '-';
+    else if (c == '/')
+      c = '_';
   }
   while (!s.empty() && s.back() == '=') s.pop_back();
   return s;

@@ -11,14 +11,14 @@ namespace reach {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,    // caller's input is wrong (HTTP 400/422)
-  kNotFound,           // 404
-  kConflict,           // 409
-  kPayloadTooLarge,    // 413
-  kUnavailable,        // transient; retry later (503)
-  kFailedPrecondition, // state does not allow it (e.g. cancel after send)
-  kInternal,           // a bug or an unexpected library failure
-  kConfig,             // configuration is wrong; fix the config
+  kInvalidArgument,     // caller's input is wrong (HTTP 400/422)
+  kNotFound,            // 404
+  kConflict,            // 409
+  kPayloadTooLarge,     // 413
+  kUnavailable,         // transient; retry later (503)
+  kFailedPrecondition,  // state does not allow it (e.g. cancel after send)
+  kInternal,            // a bug or an unexpected library failure
+  kConfig,              // configuration is wrong; fix the config
 };
 
 class [[nodiscard]] Status {
@@ -57,8 +57,8 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}           // NOLINT(google-explicit-constructor)
-  Result(Status status) : v_(std::move(status)) {}    // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
+  Result(Status status) : v_(std::move(status)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return std::holds_alternative<T>(v_); }
   explicit operator bool() const { return ok(); }

@@ -3,8 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
-#include <map>
 #include <future>
+#include <map>
 
 #include "adapters/email/smtp_adapter.h"
 #include "adapters/transport/http_client.h"
@@ -109,8 +109,7 @@ Status Gateway::LoadCatalog(bool initial) {
   Status st = fut.get();
   if (!st.ok()) return st;
   catalog_.Swap(catalog);
-  metrics_
-      .GetCounter("reach_templates_reloads_total", "Template catalog loads", {{"result", "ok"}})
+  metrics_.GetCounter("reach_templates_reloads_total", "Template catalog loads", {{"result", "ok"}})
       .Inc();
   spdlog::info("templates: {} catalog version {} ({} templates)", initial ? "loaded" : "reloaded",
                catalog->version(), all.size());
@@ -220,7 +219,8 @@ void Gateway::Stop(int64_t drain_ms) {
   if (server_) server_->StopAccepting();
   if (watcher_) watcher_->Stop();
   int left = dispatcher_ ? dispatcher_->Stop(drain_ms) : 0;
-  if (left > 0) spdlog::warn("stop: {} sends still in flight; they are retried after restart", left);
+  if (left > 0)
+    spdlog::warn("stop: {} sends still in flight; they are retried after restart", left);
   for (auto& [name, a] : adapters_) a->Shutdown();
   if (http_client_) http_client_->Shutdown();
   if (server_) server_->Stop();

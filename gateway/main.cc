@@ -1,14 +1,13 @@
 // reachd: the Reach notification gateway daemon.
 #include <malloc.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
 #include <cxxopts.hpp>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-
-#include <spdlog/spdlog.h>
 
 #include "config/config_loader.h"
 #include "gateway/gateway.h"
@@ -53,8 +52,8 @@ int main(int argc, char** argv) {
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
   mallopt(M_MMAP_THRESHOLD, 4 << 20);
   cxxopts::Options options("reachd", "Reach omnichannel notification gateway");
-  options.add_options()("c,config", "config file", cxxopts::value<std::string>()->default_value(
-                                                        "config/reachd.yaml"))(
+  options.add_options()("c,config", "config file",
+                        cxxopts::value<std::string>()->default_value("config/reachd.yaml"))(
       "check-config", "validate FILE (config and templates) and exit: 0 ok, 2 errors",
       cxxopts::value<std::string>())("listen", "override server.listen (HOST:PORT, port 0 = any)",
                                      cxxopts::value<std::string>())(

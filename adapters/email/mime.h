@@ -21,15 +21,15 @@ struct Email {
   std::string from_address;  // addr-spec only
   std::string from_name;     // display name, UTF-8; may be empty
   std::string to_address;
-  std::string subject;       // UTF-8
-  std::string text;          // text/plain body (UTF-8); may be empty if html is set
-  std::string html;          // text/html body (UTF-8); may be empty if text is set
-  std::string message_id;    // without angle brackets: "local@domain"
-  int64_t date_s = 0;        // Unix seconds, written as UTC
+  std::string subject;                  // UTF-8
+  std::string text;                     // text/plain body (UTF-8); may be empty if html is set
+  std::string html;                     // text/html body (UTF-8); may be empty if text is set
+  std::string message_id;               // without angle brackets: "local@domain"
+  int64_t date_s = 0;                   // Unix seconds, written as UTC
   std::string list_unsubscribe_url;     // full https URL (with its token); empty = none
   std::string list_unsubscribe_mailto;  // "unsub@example.com?subject=TOKEN"; empty = none
   std::vector<std::pair<std::string, std::string>> extra_headers;  // ASCII values
-  std::string boundary;      // empty = a random one
+  std::string boundary;                                            // empty = a random one
 };
 
 // The complete message. kInvalidArgument (naming the field) for CR/LF or NUL in header fields,

@@ -27,9 +27,9 @@ std::string WebhookSigner::Sign(std::string_view id, int64_t timestamp_s,
   return "v1," + crypto::Base64Encode(crypto::HmacSha256(key_, content));
 }
 
-Status WebhookSigner::Verify(std::string_view id, std::string_view timestamp,
-                             std::string_view body, std::string_view signature_header,
-                             int64_t now_s, int64_t tolerance_s) const {
+Status WebhookSigner::Verify(std::string_view id, std::string_view timestamp, std::string_view body,
+                             std::string_view signature_header, int64_t now_s,
+                             int64_t tolerance_s) const {
   int64_t ts = 0;
   auto [p, ec] = std::from_chars(timestamp.data(), timestamp.data() + timestamp.size(), ts);
   if (ec != std::errc() || p != timestamp.data() + timestamp.size()) {

@@ -27,8 +27,7 @@ class WebhookSigner final {
   // the timestamp's distance from `now_s` (at most `tolerance_s` either way).
   // kFailedPrecondition naming what failed.
   Status Verify(std::string_view id, std::string_view timestamp, std::string_view body,
-                std::string_view signature_header, int64_t now_s,
-                int64_t tolerance_s = 300) const;
+                std::string_view signature_header, int64_t now_s, int64_t tolerance_s = 300) const;
 
  private:
   explicit WebhookSigner(std::string key) : key_(std::move(key)) {}

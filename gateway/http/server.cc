@@ -41,22 +41,21 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     parser_.emplace();
     parser_->body_limit(static_cast<uint64_t>(server_.config_.body_limit_bytes));
     parser_->header_limit(64 * 1024);
-    stream_.expires_after(std::chrono::milliseconds(
-        first_ ? server_.config_.read_timeout_ms : server_.config_.idle_timeout_ms));
+    stream_.expires_after(std::chrono::milliseconds(first_ ? server_.config_.read_timeout_ms
+                                                           : server_.config_.idle_timeout_ms));
     first_ = false;
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                        self->OnRead(ec);
-                      });
+    bhttp::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
     if (ec == bhttp::error::body_limit) {
       server_.too_large_.Inc();
-      auto res = ErrorResponse(11, false, 413, "payload_too_large",
-                               "request body exceeds " +
-                                   std::to_string(server_.config_.body_limit_bytes) + " bytes",
-                               "body");
+      auto res = ErrorResponse(
+          11, false, 413, "payload_too_large",
+          "request body exceeds " + std::to_string(server_.config_.body_limit_bytes) + " bytes",
+          "body");
       Write(std::move(res));
       return;
     }

@@ -5,10 +5,10 @@
 // Thread-safety: Start/Stop from the owning thread; each connection is owned by its strand.
 #pragma once
 
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>

@@ -24,8 +24,8 @@
 namespace reach::store {
 
 enum class MessageStatus : int {
-  kQueued = 0,  // waiting until due_at (also: waiting for a retry, or scheduled)
-  kSending = 1, // claimed by a dispatcher; due_at is the lease expiry
+  kQueued = 0,   // waiting until due_at (also: waiting for a retry, or scheduled)
+  kSending = 1,  // claimed by a dispatcher; due_at is the lease expiry
   kSent = 2,
   kDelivered = 3,
   kRead = 4,
@@ -37,7 +37,7 @@ enum class MessageStatus : int {
 const char* StatusName(MessageStatus s);
 bool IsFinal(MessageStatus s);
 
-std::string ExternalId(int64_t id);                     // 42 -> "msg_42"
+std::string ExternalId(int64_t id);  // 42 -> "msg_42"
 std::optional<int64_t> ParseExternalId(const std::string& s);
 
 struct NewMessage {
@@ -45,16 +45,16 @@ struct NewMessage {
   std::string template_version;
   std::vector<std::string> channels;  // ordered; first tried first
   std::string category;
-  int priority = 5;                   // 0..9, higher first
-  int64_t due_at_ms = 0;              // send_at, or now
+  int priority = 5;       // 0..9, higher first
+  int64_t due_at_ms = 0;  // send_at, or now
   std::optional<int64_t> expires_at_ms;
-  std::string idempotency_key;        // empty = none
-  std::string request_hash;           // hash of the request, for idempotency conflicts
-  std::string payload;                // JSON: {"to":{..},"vars":{..},"locale":..,"metadata":..}
+  std::string idempotency_key;  // empty = none
+  std::string request_hash;     // hash of the request, for idempotency conflicts
+  std::string payload;          // JSON: {"to":{..},"vars":{..},"locale":..,"metadata":..}
 };
 
 struct EnqueueResult {
-  Status status;        // ok, or kConflict (idempotency key reused with another body)
+  Status status;  // ok, or kConflict (idempotency key reused with another body)
   int64_t id = 0;
   bool existing = false;  // the idempotency key matched an earlier message
 };
@@ -70,14 +70,14 @@ struct StoredMessage {
   std::string template_name;
   std::string template_version;
   std::vector<std::string> channels;
-  int channel_index = 0;   // channel currently being tried
-  int attempt_count = 0;   // attempts made on channels[channel_index]
+  int channel_index = 0;  // channel currently being tried
+  int attempt_count = 0;  // attempts made on channels[channel_index]
   std::string category;
   std::string payload;
   std::string final_channel;  // channel that carried it (sent) or last tried (failed)
   std::string reason;         // why failed/expired/suppressed
   std::string idempotency_key;
-  bool scheduled = false;     // created with a send_at in the future
+  bool scheduled = false;  // created with a send_at in the future
 };
 
 struct AttemptRecord {
@@ -95,7 +95,7 @@ struct AttemptRecord {
 struct Completion {
   int64_t id = 0;
   MessageStatus status = MessageStatus::kQueued;
-  int64_t due_at_ms = 0;   // for kQueued: when to try again
+  int64_t due_at_ms = 0;  // for kQueued: when to try again
   int channel_index = 0;
   int attempt_count = 0;
   std::string final_channel;

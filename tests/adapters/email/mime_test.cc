@@ -147,8 +147,7 @@ TEST(MimeTest, MultipartAlternativeTextThenHtml) {
   Email e = Sample();
   auto m = Build(e);
   ASSERT_TRUE(m.ok());
-  EXPECT_EQ(HeaderValue(*m, "Content-Type"),
-            "multipart/alternative; boundary=\"=_reach_test\"");
+  EXPECT_EQ(HeaderValue(*m, "Content-Type"), "multipart/alternative; boundary=\"=_reach_test\"");
   size_t text = m->find("--=_reach_test\r\nContent-Type: text/plain; charset=UTF-8\r\n");
   size_t html = m->find("--=_reach_test\r\nContent-Type: text/html; charset=UTF-8\r\n");
   size_t close = m->find("--=_reach_test--\r\n");

@@ -154,7 +154,8 @@ TEST_F(SmtpSimTest, RepliesMapToOutcomes) {
   Start();
   Fault(R"({"endpoint":"smtp","command":"RCPT","reply":"550 5.1.1 No such user","match":"gone@"})");
   Fault(R"({"endpoint":"smtp","command":"RCPT","reply":"451 4.3.0 Try later","match":"busy@"})");
-  Fault(R"({"endpoint":"smtp","command":".","reply":"554 5.6.0 Content rejected","match":"spam@"})");
+  Fault(
+      R"({"endpoint":"smtp","command":".","reply":"554 5.6.0 Content rejected","match":"spam@"})");
   Fault(R"({"endpoint":"smtp","command":"MAIL","reply":"421 4.7.0 Slow down","count":1})");
   SendResult r = SendAndWait(Mail("x@example.com"));
   EXPECT_EQ(r.outcome, Outcome::kThrottled);

@@ -1,10 +1,9 @@
-#include "adapters/webhook/webhook_adapter.h"
-
 #include <gtest/gtest.h>
 
 #include <future>
 
 #include "adapters/webhook/signer.h"
+#include "adapters/webhook/webhook_adapter.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_http_client.h"
 #include "tests/sim/simulator.h"
@@ -39,10 +38,10 @@ TEST(WebhookSignerTest, VerifyChecksSignatureAndTimestamp) {
   std::string sig = s->Sign("msg_1", 1000, "{}");
   EXPECT_TRUE(s->Verify("msg_1", "1000", "{}", sig, 1000).ok());
   EXPECT_TRUE(s->Verify("msg_1", "1000", "{}", "v1,bm9wZQ== " + sig, 1200).ok());  // rotation
-  EXPECT_FALSE(s->Verify("msg_1", "1000", "{ }", sig, 1000).ok());  // tampered body
-  EXPECT_FALSE(s->Verify("msg_2", "1000", "{}", sig, 1000).ok());   // other id
-  EXPECT_FALSE(s->Verify("msg_1", "1000", "{}", sig, 1301).ok());   // too old
-  EXPECT_FALSE(s->Verify("msg_1", "1000", "{}", sig, 699).ok());    // from the future
+  EXPECT_FALSE(s->Verify("msg_1", "1000", "{ }", sig, 1000).ok());                 // tampered body
+  EXPECT_FALSE(s->Verify("msg_2", "1000", "{}", sig, 1000).ok());                  // other id
+  EXPECT_FALSE(s->Verify("msg_1", "1000", "{}", sig, 1301).ok());                  // too old
+  EXPECT_FALSE(s->Verify("msg_1", "1000", "{}", sig, 699).ok());  // from the future
   EXPECT_FALSE(s->Verify("msg_1", "10x0", "{}", sig, 1000).ok());
   auto other = WebhookSigner::Create("whsec_dGVzdC1zZWNyZXQtZm9yLWludGVncmF0aW9u");
   ASSERT_TRUE(other.ok());
@@ -97,8 +96,8 @@ TEST(WebhookClassifyTest, EveryRow) {
   };
   for (const auto& row : rows) {
     SendResult r = ClassifyWebhookAnswer(row.answer, 0);
-    EXPECT_EQ(r.outcome, row.want) << "status " << row.answer.status << " error "
-                                   << TransportErrorName(row.answer.error);
+    EXPECT_EQ(r.outcome, row.want)
+        << "status " << row.answer.status << " error " << TransportErrorName(row.answer.error);
     EXPECT_EQ(r.provider, "webhook");
   }
 }
