@@ -3,15 +3,12 @@
 #include <chrono>
 
 namespace reach::bench {
-namespace {
 
 int64_t NowUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
-
-}  // namespace
 
 struct LoadDriver::Slot {
   CURL* easy = nullptr;

@@ -20,6 +20,9 @@
 
 namespace reach::bench {
 
+// Microseconds on the steady clock: the time base of every latency and deadline here.
+int64_t NowUs();
+
 // One request to send. The source fills it; the driver owns the buffers until it completes.
 struct LoadRequest {
   std::string url;

@@ -30,22 +30,17 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "adapters/webhook/signer.h"
 #include "bench/load_driver.h"
-#include "common/crypto.h"
 
 namespace reach::bench {
 namespace {
-
-int64_t NowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // A body template split at "{n}", so filling it is a few appends.
 class BodyTemplate {
@@ -100,6 +95,19 @@ struct Tally {
   std::vector<uint32_t> latencies_us;
   int64_t last_done_us = 0;
   std::string last_failure;
+
+  // One request that carried one message (single and webhook modes): a 2xx counts it.
+  void RecordOne(int64_t now_us, const LoadResult& result) {
+    last_done_us = now_us;
+    latencies_us.push_back(static_cast<uint32_t>(result.latency_us));
+    if (result.status >= 200 && result.status < 300) {
+      ++ok_requests;
+      ++messages;
+    } else {
+      ++failed;
+      last_failure = result.status == 0 ? result.error : result.body->substr(0, 300);
+    }
+  }
 };
 
 class BatchSource final : public RequestSource {
@@ -165,15 +173,7 @@ class SingleSource final : public RequestSource {
     const int64_t now = NowUs();
     // Requests that started before the end of warm-up are not measured.
     if (now - result.latency_us < shared_.measure_from_us) return;
-    tally.last_done_us = now;
-    tally.latencies_us.push_back(static_cast<uint32_t>(result.latency_us));
-    if (result.status >= 200 && result.status < 300) {
-      ++tally.ok_requests;
-      ++tally.messages;
-    } else {
-      ++tally.failed;
-      tally.last_failure = result.status == 0 ? result.error : result.body->substr(0, 300);
-    }
+    tally.RecordOne(now, result);
   }
   Tally tally;
 
@@ -186,13 +186,15 @@ class SingleSource final : public RequestSource {
 // The POSTs reachd's webhook adapter makes: a JSON body signed the Standard Webhooks way.
 class WebhookSource final : public RequestSource {
  public:
-  WebhookSource(Shared& shared, std::string url, std::string key)
-      : shared_(shared), url_(std::move(url)), key_(std::move(key)) {}
+  // `signer`: nullopt sends unsigned requests.
+  WebhookSource(Shared& shared, std::string url, std::optional<adapters::WebhookSigner> signer)
+      : shared_(shared), url_(std::move(url)), signer_(std::move(signer)) {}
   bool Next(LoadRequest& out) override {
     const int64_t n = shared_.next.fetch_add(1);
     if (n >= shared_.total) return false;
     const std::string id = "msg_" + std::to_string(n + 1);
-    const std::string ts = std::to_string(std::time(nullptr));
+    const int64_t now_s = static_cast<int64_t>(std::time(nullptr));
+    const std::string ts = std::to_string(now_s);
     out.url = url_;
     out.body = "{\"type\":\"message\",\"id\":\"" + id +
                "\",\"template\":\"welcome\",\"channel\":\"webhook\",\"category\":\"marketing\","
@@ -201,30 +203,18 @@ class WebhookSource final : public RequestSource {
                std::to_string(n) + "\"},\"metadata\":{}}";
     out.headers.push_back("webhook-id: " + id);
     out.headers.push_back("webhook-timestamp: " + ts);
-    if (!key_.empty()) {
-      const std::string signed_content = id + "." + ts + "." + out.body;
-      out.headers.push_back("webhook-signature: v1," +
-                            crypto::Base64Encode(crypto::HmacSha256(key_, signed_content)));
-    }
+    if (signer_) out.headers.push_back("webhook-signature: " + signer_->Sign(id, now_s, out.body));
     return true;
   }
   void Done(const LoadRequest&, const LoadResult& result) override {
-    tally.last_done_us = NowUs();
-    tally.latencies_us.push_back(static_cast<uint32_t>(result.latency_us));
-    if (result.status >= 200 && result.status < 300) {
-      ++tally.ok_requests;
-      ++tally.messages;
-    } else {
-      ++tally.failed;
-      tally.last_failure = result.status == 0 ? result.error : result.body->substr(0, 300);
-    }
+    tally.RecordOne(NowUs(), result);
   }
   Tally tally;
 
  private:
   Shared& shared_;
   std::string url_;
-  std::string key_;
+  std::optional<adapters::WebhookSigner> signer_;
 };
 
 std::string JsonEscape(const std::string& s) {
@@ -287,18 +277,14 @@ int Main(int argc, char** argv) {
     std::cerr << "reach-load: mode must be batch, single or webhook\n";
     return 2;
   }
-  std::string key;
-  if (mode == "webhook") {
-    std::string secret = args["secret"].as<std::string>();
-    if (secret.rfind("whsec_", 0) == 0) secret = secret.substr(6);
-    if (!secret.empty()) {
-      auto decoded = crypto::Base64Decode(secret);
-      if (!decoded) {
-        std::cerr << "reach-load: --secret is not base64\n";
-        return 2;
-      }
-      key = *decoded;
+  std::optional<adapters::WebhookSigner> signer;
+  if (mode == "webhook" && !args["secret"].as<std::string>().empty()) {
+    auto created = adapters::WebhookSigner::Create(args["secret"].as<std::string>());
+    if (!created.ok()) {
+      std::cerr << "reach-load: --secret: " << created.status().ToString() << "\n";
+      return 2;
     }
+    signer = std::move(created.value());
   }
 
   curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -325,7 +311,7 @@ int Main(int argc, char** argv) {
       tallies.push_back(&s->tally);
       sources.push_back(std::move(s));
     } else {
-      auto s = std::make_unique<WebhookSource>(shared, url, key);
+      auto s = std::make_unique<WebhookSource>(shared, url, signer);
       tallies.push_back(&s->tally);
       sources.push_back(std::move(s));
     }

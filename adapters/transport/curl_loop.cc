@@ -182,9 +182,12 @@ void CurlLoop::ReapDone() {
     if (admission) {
       --admission->active;
       // Admit the next waiting transfer of this peer (its limit may have been raised by config).
-      while (Pending* next = admission->Next()) {
-        if (admission->active >= std::max(1, next->max_active)) break;
-        Start(admission->PopNext());
+      while (std::deque<Pending>* q = admission->NextQueue()) {
+        if (admission->active >= std::max(1, q->front().max_active)) break;
+        Pending next = std::move(q->front());
+        q->pop_front();
+        --admission->waiting_count;
+        Start(std::move(next));
       }
     }
   }

@@ -96,22 +96,11 @@ class CurlLoop final {
     int active = 0;
     std::deque<Pending> waiting[kPriorities];  // [priority], FIFO within each
     size_t waiting_count = 0;
-    Pending* Next() {  // highest-priority waiting transfer, or nullptr
+    std::deque<Pending>* NextQueue() {  // the highest-priority non-empty queue, or nullptr
       for (int p = kPriorities - 1; p >= 0; --p) {
-        if (!waiting[p].empty()) return &waiting[p].front();
+        if (!waiting[p].empty()) return &waiting[p];
       }
       return nullptr;
-    }
-    Pending PopNext() {
-      for (int p = kPriorities - 1; p >= 0; --p) {
-        if (!waiting[p].empty()) {
-          Pending out = std::move(waiting[p].front());
-          waiting[p].pop_front();
-          --waiting_count;
-          return out;
-        }
-      }
-      return Pending{};
     }
   };
   void Start(Pending p);  // hands `p` to libcurl now (loop thread)

@@ -632,7 +632,8 @@ void Api::SendBatch(Request&& req, Responder respond) {
   }
 
   bool any_due_now = false;
-  for (const store::NewMessage& m : msgs) any_due_now |= m.due_at_ms <= clock_.NowMs();
+  const int64_t now_ms = clock_.NowMs();
+  for (const store::NewMessage& m : msgs) any_due_now |= m.due_at_ms <= now_ms;
   auto finish = [this, slots, ver, ka, any_due_now,
                  respond](std::vector<store::EnqueueResult> results) {
     json::array out;

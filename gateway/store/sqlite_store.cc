@@ -1,5 +1,7 @@
 #include "gateway/store/sqlite_store.h"
 
+#include <sqlite3.h>
+
 #include <filesystem>
 
 #include "gateway/store/schema.h"
@@ -304,11 +306,11 @@ void SqliteStore::WriterLoop() {
 
 void SqliteStore::ResetStatements() {
   // A statement whose step failed keeps the error: reset() would throw it again, and a statement
-  // left mid-step blocks ROLLBACK. tryReset() clears both without throwing.
-  for (auto* st : {&insert_, &find_idem_, &claim_select_, &claim_update_, &lease_sweep_, &expire_,
-                   &complete_, &insert_attempt_, &cancel_, &find_status_, &save_template_,
-                   &savepoint_, &release_, &rollback_to_, &begin_, &commit_}) {
-    if (*st) (*st)->tryReset();
+  // left mid-step blocks ROLLBACK. Reset every statement of the writer's connection, whichever
+  // failed; the next reset() through SQLiteCpp then succeeds.
+  sqlite3* db = wdb_->getHandle();
+  for (sqlite3_stmt* st = sqlite3_next_stmt(db, nullptr); st; st = sqlite3_next_stmt(db, st)) {
+    sqlite3_reset(st);
   }
 }
 

@@ -245,7 +245,6 @@ TEST_F(StoreTest, FailingOperationDoesNotTakeItsGroupDown) {
   EXPECT_NE(g[0].id, g[1].id);
   EXPECT_EQ(store_->Stats()->queued, 3);
   for (const auto& r : g) {
-    SCOPED_TRACE("id " + std::to_string(r.id) + " first " + std::to_string(f[0].id));
     auto m = store_->Get(r.id);
     ASSERT_TRUE(m.ok()) << m.status().ToString();
   }
