@@ -13,6 +13,10 @@
 #include "gateway/gateway.h"
 #include "gateway/logging/logging.h"
 
+#ifdef REACH_WITH_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
+
 namespace {
 
 int CheckConfig(const std::string& path) {
@@ -43,12 +47,27 @@ void WriteReadyFile(const std::string& path, const std::string& listen) {
   std::filesystem::rename(tmp, path);
 }
 
+// Which allocator serves this process, for the start-up log line.
+std::string AllocatorName() {
+#ifdef REACH_WITH_JEMALLOC
+  const char* version = nullptr;
+  size_t len = sizeof version;
+  if (mallctl("version", &version, &len, nullptr, 0) == 0 && version) {
+    return std::string("jemalloc ") + version;
+  }
+  return "jemalloc";
+#else
+  return "glibc malloc";
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Keep freed memory in the process instead of returning it to the kernel after every burst:
-  // with glibc's defaults a send's short-lived buffers cost about a page fault each
-  // (shared/reference/machine-ceilings.md measured ~20 % on the SMTP path).
+  // With glibc's allocator (sanitizer builds, or REACH_JEMALLOC=OFF): keep freed memory in the
+  // process instead of returning it to the kernel after every burst: with glibc's defaults a send's
+  // short-lived buffers cost about a page fault each (shared/reference/machine-ceilings.md measured
+  // ~20 % on the SMTP path).
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
   mallopt(M_MMAP_THRESHOLD, 4 << 20);
   cxxopts::Options options("reachd", "Reach omnichannel notification gateway");
@@ -101,7 +120,8 @@ int main(int argc, char** argv) {
     spdlog::critical("reachd: cannot start: {}", started.status().ToString());
     return 1;
   }
-  spdlog::info("reachd listening on {} (data {})", started.value(), loaded.config.store.data_dir);
+  spdlog::info("reachd listening on {} (data {}, allocator {})", started.value(),
+               loaded.config.store.data_dir, AllocatorName());
   if (args.count("ready-file")) WriteReadyFile(args["ready-file"].as<std::string>(), *started);
   sd_notify(0, "READY=1");
 

@@ -10,7 +10,7 @@ PKGS=(
   libsqlitecpp-dev libsqlite3-dev sqlite3
   libspdlog-dev libfmt-dev libcxxopts-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libsystemd-dev systemd
+  libsystemd-dev systemd libjemalloc-dev
   python3 python3-aiosmtpd
   postfix
   clang libclang-rt-14-dev clang-format

@@ -77,6 +77,36 @@ TEST_F(HttpClientTest, PostsAndReadsStatusHeadersBody) {
   EXPECT_EQ(Call(req).status, 200);
 }
 
+// Easy handles are pooled configured, not reset: nothing of one request may carry into the
+// next one that gets the same handle (sequential calls here all reuse one handle).
+TEST_F(HttpClientTest, AReusedHandleCarriesNothingOver) {
+  HttpRequest put;
+  put.method = "PUT";
+  put.url = url_;
+  put.body = R"({"first":true})";
+  put.headers = {{"X-Only-First", "1"}};
+  ASSERT_EQ(Call(put).error, TransportError::kNone);
+  HttpRequest post;
+  post.url = url_;
+  post.body = "{}";
+  ASSERT_EQ(Call(post).error, TransportError::kNone);
+  HttpRequest get;
+  get.method = "GET";
+  get.url = url_;
+  ASSERT_EQ(Call(get).error, TransportError::kNone);
+  auto rec = sim_->requests().Recent("webhook", 3);
+  ASSERT_EQ(rec.size(), 3u);
+  EXPECT_EQ(rec[0].method, "PUT");
+  EXPECT_EQ(rec[0].body, R"({"first":true})");
+  EXPECT_NE(rec[0].headers.find("x-only-first: 1"), std::string::npos);
+  EXPECT_EQ(rec[1].method, "POST");  // not the PUT's custom method
+  EXPECT_EQ(rec[1].body, "{}");
+  EXPECT_EQ(rec[1].headers.find("x-only-first"), std::string::npos);
+  EXPECT_EQ(rec[2].method, "GET");  // not a POST of the last body
+  EXPECT_EQ(rec[2].body, "");
+  EXPECT_EQ(rec[2].headers.find("content-length"), std::string::npos);
+}
+
 TEST_F(HttpClientTest, TransportErrors) {
   HttpRequest slow;
   slow.url = url_;
