@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -65,6 +66,27 @@ void CurlLoop::Wake() {
 
 int CurlLoop::OnSocket(CURL*, curl_socket_t s, int what, void* self, void* socketp) {
   auto* loop = static_cast<CurlLoop*>(self);
+  uint32_t events = 0;
+  if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= EPOLLIN;
+  if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= EPOLLOUT;
+  if (SocketState* st = loop->Own(s)) {
+    if (what == CURL_POLL_REMOVE) {
+      st->watched = false;  // stays registered: the next transfer on it likely wants the same
+      return 0;
+    }
+    st->watched = true;
+    if (st->events == events) return 0;
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.fd = s;
+    if (epoll_ctl(loop->epoll_fd_, st->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s, &ev) != 0) {
+      // Out of step with the kernel's set (cannot happen while close goes through
+      // OnCloseSocket); recover whichever way round it is.
+      epoll_ctl(loop->epoll_fd_, errno == ENOENT ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, s, &ev);
+    }
+    st->events = events;
+    return 0;
+  }
   if (what == CURL_POLL_REMOVE) {
     epoll_ctl(loop->epoll_fd_, EPOLL_CTL_DEL, s, nullptr);  // may already be closed: ignore
     curl_multi_assign(loop->multi_, s, nullptr);
@@ -72,8 +94,7 @@ int CurlLoop::OnSocket(CURL*, curl_socket_t s, int what, void* self, void* socke
   }
   epoll_event ev{};
   ev.data.fd = s;
-  if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) ev.events |= EPOLLIN;
-  if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) ev.events |= EPOLLOUT;
+  ev.events = events;
   // socketp is non-null once this socket is in the epoll set.
   if (socketp == nullptr) {
     if (epoll_ctl(loop->epoll_fd_, EPOLL_CTL_ADD, s, &ev) != 0 && errno == EEXIST) {
@@ -84,6 +105,35 @@ int CurlLoop::OnSocket(CURL*, curl_socket_t s, int what, void* self, void* socke
     epoll_ctl(loop->epoll_fd_, EPOLL_CTL_MOD, s, &ev);
   }
   return 0;
+}
+
+curl_socket_t CurlLoop::OnOpenSocket(void* self, curlsocktype purpose, curl_sockaddr* address) {
+  auto* loop = static_cast<CurlLoop*>(self);
+  int fd = socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+  if (fd < 0) return CURL_SOCKET_BAD;
+  if (purpose == CURLSOCKTYPE_IPCXN) {
+    if (static_cast<size_t>(fd) >= loop->sockets_.size()) loop->sockets_.resize(fd + 64);
+    loop->sockets_[fd] = SocketState{true, false, 0};
+  }
+  return fd;
+}
+
+int CurlLoop::OnCloseSocket(void* self, curl_socket_t s) {
+  auto* loop = static_cast<CurlLoop*>(self);
+  if (SocketState* st = loop->Own(s)) {
+    // close() takes it out of the epoll set too, but only once no other descriptor refers to
+    // the same socket; say so explicitly.
+    if (st->events) epoll_ctl(loop->epoll_fd_, EPOLL_CTL_DEL, s, nullptr);
+    *st = SocketState{};
+  }
+  return close(s);
+}
+
+void CurlLoop::Unwatched(int fd) {
+  SocketState* st = Own(fd);
+  if (!st || !st->events) return;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  st->events = 0;
 }
 
 int CurlLoop::OnTimer(CURLM*, long timeout_ms, void* self) {
@@ -155,6 +205,10 @@ void CurlLoop::DrainQueue() {
 
 void CurlLoop::Start(Pending p) {
   Admission* admission = p.key.empty() ? nullptr : &admission_[p.key];
+  curl_easy_setopt(p.easy, CURLOPT_OPENSOCKETFUNCTION, &CurlLoop::OnOpenSocket);
+  curl_easy_setopt(p.easy, CURLOPT_OPENSOCKETDATA, this);
+  curl_easy_setopt(p.easy, CURLOPT_CLOSESOCKETFUNCTION, &CurlLoop::OnCloseSocket);
+  curl_easy_setopt(p.easy, CURLOPT_CLOSESOCKETDATA, this);
   CURLMcode rc = curl_multi_add_handle(multi_, p.easy);
   if (rc != CURLM_OK) {
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
@@ -226,6 +280,10 @@ void CurlLoop::Run() {
         (void)r;
         std::lock_guard<std::mutex> lock(mu_);
         wake_signalled_ = false;
+        continue;
+      }
+      if (const SocketState* st = Own(fd); st && !st->watched) {
+        Unwatched(fd);
         continue;
       }
       int mask = 0;

@@ -23,6 +23,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 namespace reach::transport {
 
@@ -76,6 +77,30 @@ class CurlLoop final {
   void Wake();  // REQUIRES: mu_ held
   static int OnSocket(CURL* easy, curl_socket_t s, int what, void* self, void* socketp);
   static int OnTimer(CURLM* multi, long timeout_ms, void* self);
+  static curl_socket_t OnOpenSocket(void* self, curlsocktype purpose, curl_sockaddr* address);
+  static int OnCloseSocket(void* self, curl_socket_t s);
+  // An event on a socket libcurl no longer watches: an idle kept-alive connection was closed by
+  // the peer (or sent something unasked). Take it out of the epoll set; libcurl finds it dead
+  // when it next tries to reuse it.
+  void Unwatched(int fd);
+
+  // The epoll registration of the connection sockets this loop opened itself (through
+  // CURLOPT_OPENSOCKETFUNCTION, closed through CURLOPT_CLOSESOCKETFUNCTION, so their lifetime is
+  // known exactly). libcurl stops watching a kept-alive connection after every transfer and
+  // starts again on the next one on it, usually with the same events; deregistering and
+  // registering again each time cost ~1.7 epoll_ctl calls per request. For these sockets the
+  // registration is kept while libcurl does not watch, and changed only when the events differ.
+  // Sockets libcurl opened otherwise (the resolver's) are registered and removed as it asks.
+  struct SocketState {
+    bool ours = false;     // opened by OnOpenSocket and not yet closed
+    bool watched = false;  // libcurl wants events for it now
+    uint32_t events = 0;   // what it is registered for in the epoll set (0: not in the set)
+  };
+  SocketState* Own(curl_socket_t s) {  // nullptr for sockets this loop did not open
+    return s >= 0 && static_cast<size_t>(s) < sockets_.size() && sockets_[s].ours ? &sockets_[s]
+                                                                                  : nullptr;
+  }
+  std::vector<SocketState> sockets_;  // by fd; loop thread only (and the destructor)
 
   CURLM* multi_ = nullptr;
   int epoll_fd_ = -1;

@@ -1,5 +1,6 @@
 #include "gateway/dispatch/dispatcher.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <future>
@@ -70,6 +71,7 @@ Dispatcher::~Dispatcher() {
 
 void Dispatcher::Start() {
   thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "reach-dispatch");
     boost::asio::post(io_, [this] { MaybeClaim(); });
     io_.run();
   });
@@ -229,12 +231,7 @@ void Dispatcher::OnResult(std::shared_ptr<Job> job, adapters::SendResult result)
   if (result.provider.empty()) result.provider = job->provider;
   int64_t now = clock_.NowMs();
 
-  metrics_
-      .GetCounter("reach_dispatch_attempts_total", "Send attempts by channel, provider, outcome",
-                  {{"channel", channel},
-                   {"provider", result.provider},
-                   {"outcome", std::string(adapters::OutcomeName(result.outcome))}})
-      .Inc();
+  AttemptCounter(channel, result.provider, adapters::OutcomeName(result.outcome)).Inc();
 
   store::Completion c;
   c.id = m.id;
@@ -256,9 +253,11 @@ void Dispatcher::OnResult(std::shared_ptr<Job> job, adapters::SendResult result)
       c.status = store::MessageStatus::kSent;
       c.final_channel = channel;
       c.due_at_ms = now;
-      spdlog::info("message {} sent channel={} provider={} to={} provider_id={}",
-                   job->request.external_id, channel, result.provider,
-                   AddressFor(channel, job->request.to), result.provider_message_id);
+      if (spdlog::should_log(spdlog::level::info)) {  // spares masking the address per send
+        spdlog::info("message {} sent channel={} provider={} to={} provider_id={}",
+                     job->request.external_id, channel, result.provider,
+                     AddressFor(channel, job->request.to), result.provider_message_id);
+      }
       break;
     case adapters::Outcome::kRetry:
     case adapters::Outcome::kThrottled:
@@ -324,18 +323,38 @@ void Dispatcher::FinishFailure(Job& job, const adapters::SendResult& result, boo
 }
 
 void Dispatcher::Record(store::Completion c) {
-  if (store::IsFinal(c.status)) {
-    metrics_
-        .GetCounter("reach_messages_final_total", "Messages that reached a final state",
-                    {{"status", store::StatusName(c.status)}})
-        .Inc();
-  }
+  if (store::IsFinal(c.status)) FinalCounter(c.status).Inc();
   pending_.push_back(std::move(c));
   if (!flush_scheduled_) {
     flush_scheduled_ = true;
     // Outcomes that arrive in the same turn of the loop share one store operation.
     boost::asio::post(io_, [this] { FlushCompletions(); });
   }
+}
+
+metrics::Counter& Dispatcher::AttemptCounter(const std::string& channel,
+                                             const std::string& provider,
+                                             std::string_view outcome) {
+  std::string key;
+  key.reserve(channel.size() + provider.size() + outcome.size() + 2);
+  key.append(channel).append(1, '\0').append(provider).append(1, '\0').append(outcome);
+  auto it = attempt_counters_.find(key);
+  if (it != attempt_counters_.end()) return *it->second;
+  metrics::Counter& c = metrics_.GetCounter(
+      "reach_dispatch_attempts_total", "Send attempts by channel, provider, outcome",
+      {{"channel", channel}, {"provider", provider}, {"outcome", std::string(outcome)}});
+  attempt_counters_.emplace(std::move(key), &c);
+  return c;
+}
+
+metrics::Counter& Dispatcher::FinalCounter(store::MessageStatus status) {
+  auto it = final_counters_.find(static_cast<int>(status));
+  if (it != final_counters_.end()) return *it->second;
+  metrics::Counter& c =
+      metrics_.GetCounter("reach_messages_final_total", "Messages that reached a final state",
+                          {{"status", store::StatusName(status)}});
+  final_counters_.emplace(static_cast<int>(status), &c);
+  return c;
 }
 
 void Dispatcher::FlushCompletions() {

@@ -15,6 +15,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "adapters/adapter.h"
@@ -98,6 +99,13 @@ class Dispatcher {
   metrics::Counter& claimed_;
   metrics::Counter& claim_errors_;
   metrics::Gauge& in_flight_gauge_;
+  // Counters looked up once per label set (the registry's lookup renders the labels and takes
+  // its lock: a few hundred nanoseconds per send otherwise). Dispatcher thread only.
+  metrics::Counter& AttemptCounter(const std::string& channel, const std::string& provider,
+                                   std::string_view outcome);
+  metrics::Counter& FinalCounter(store::MessageStatus status);
+  std::unordered_map<std::string, metrics::Counter*> attempt_counters_;
+  std::unordered_map<int, metrics::Counter*> final_counters_;
 };
 
 }  // namespace reach::dispatch

@@ -1,5 +1,6 @@
 #include "gateway/http/server.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
@@ -161,7 +162,10 @@ Result<std::string> Server::Start() {
   auto bound = acceptor_.local_endpoint();
   DoAccept();
   for (int i = 0; i < config_.threads; ++i) {
-    threads_.emplace_back([this] { io_.run(); });
+    threads_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "reach-api");
+      io_.run();
+    });
   }
   std::string h = bound.address().to_string();
   if (bound.address().is_v6()) h = "[" + h + "]";

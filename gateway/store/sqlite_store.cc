@@ -1,5 +1,6 @@
 #include "gateway/store/sqlite_store.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include <filesystem>
@@ -112,7 +113,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteStoreOptions&
   Status st = s->Init();
   if (!st.ok()) return st;
   s->healthy_ = true;
-  s->writer_ = std::thread([p = s.get()] { p->WriterLoop(); });
+  s->writer_ = std::thread([p = s.get()] {
+    pthread_setname_np(pthread_self(), "reach-store");
+    p->WriterLoop();
+  });
   return s;
 }
 
