@@ -1,6 +1,7 @@
 #include "gateway/store/sqlite_store.h"
 
 #include <pthread.h>
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
 #include <filesystem>
@@ -117,6 +118,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteStoreOptions&
     pthread_setname_np(pthread_self(), "reach-store");
     p->WriterLoop();
   });
+  s->checkpointer_ = std::thread([p = s.get()] {
+    pthread_setname_np(pthread_self(), "reach-ckpt");
+    p->CheckpointerLoop();
+  });
   return s;
 }
 
@@ -197,6 +202,10 @@ Status SqliteStore::Init() {
         "INSERT OR IGNORE INTO template_versions(name, version, source, created_at) "
         "VALUES(?1, ?2, ?3, ?4)");
 
+    cdb_ = std::make_unique<SQLite::Database>(options_.path, SQLite::OPEN_READWRITE);
+    cdb_->exec(options_.sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+    // Replaces SQLite's automatic checkpoint on the writer's connection (see OnWalCommit).
+    sqlite3_wal_hook(wdb_->getHandle(), &SqliteStore::OnWalCommit, this);
     rdb_ = std::make_unique<SQLite::Database>(options_.path, SQLite::OPEN_READONLY);
     rdb_->exec("PRAGMA busy_timeout=5000");
   } catch (const std::exception& e) {
@@ -305,6 +314,39 @@ void SqliteStore::WriterLoop() {
       txn_status = Status::Unavailable(std::string("store commit failed: ") + e.what());
     }
     for (Op& op : batch) Finish(op, txn_status);
+  }
+}
+
+int SqliteStore::OnWalCommit(void* self, sqlite3* db, const char*, int pages) {
+  auto* store = static_cast<SqliteStore*>(self);
+  if (pages >= kWalRestartPages) {
+    // On the writer thread, between transactions. BUSY (the checkpointer is mid-way) is fine:
+    // the next commit tries again.
+    sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  } else if (pages >= kCheckpointPages) {
+    std::lock_guard<std::mutex> lock(store->ckpt_mu_);
+    if (!store->ckpt_wanted_) {
+      store->ckpt_wanted_ = true;
+      store->ckpt_cv_.notify_one();
+    }
+  }
+  return SQLITE_OK;
+}
+
+void SqliteStore::CheckpointerLoop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(ckpt_mu_);
+      ckpt_cv_.wait(lock, [&] { return ckpt_wanted_ || ckpt_closing_; });
+      if (ckpt_closing_) return;
+      ckpt_wanted_ = false;
+    }
+    int log_pages = 0, copied = 0;
+    int rc = sqlite3_wal_checkpoint_v2(cdb_->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                       &log_pages, &copied);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+      spdlog::warn("store: checkpoint failed: {}", sqlite3_errmsg(cdb_->getHandle()));
+    }
   }
 }
 
@@ -574,6 +616,12 @@ void SqliteStore::Close() {
     cv_.notify_all();
   }
   if (writer_.joinable()) writer_.join();
+  {
+    std::lock_guard<std::mutex> lock(ckpt_mu_);
+    ckpt_closing_ = true;
+    ckpt_cv_.notify_all();
+  }
+  if (checkpointer_.joinable()) checkpointer_.join();
   healthy_ = false;
 }
 
