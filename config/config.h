@@ -12,7 +12,7 @@ namespace reach::config {
 
 struct ServerConfig {
   std::string listen = "127.0.0.1:8080";        // HOST:PORT; port 0 picks a free port
-  int threads = 1;                              // io_context threads for the HTTP API
+  int threads = 2;                              // io_context threads for the HTTP API
   int64_t body_limit_bytes = 16 * 1024 * 1024;  // largest accepted request body (a 10k batch fits)
   int max_connections = 4096;                   // connections above this are closed at accept
   int read_timeout_ms = 30000;                  // per request read (headers + body)

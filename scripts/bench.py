@@ -30,6 +30,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+# server.threads of every reachd here, and of the single-enqueue ceiling (the same server).
+HTTP_THREADS = 2
 SECRET = "whsec_cmVhY2gtYmVuY2htYXJrLXNpZ25pbmcta2V5LTAx"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 FUTURE_MS = 86400 * 1000  # the enqueue figures schedule their messages a day ahead (see phases)
@@ -250,7 +252,7 @@ class Bench:
     def write_config(self, name, max_in_flight=4096, webhook_connections=256):
         tdir = os.path.join(self.source, "config", "templates")
         text = """# reachd config written by scripts/bench.py
-server: {listen: "127.0.0.1:0", threads: 1, max_connections: 8192}
+server: {listen: "127.0.0.1:0", threads: %d, max_connections: 8192}
 store: {data_dir: data, synchronous: full}
 dispatch: {max_in_flight: %d, claim_batch: 512, poll_interval_ms: 50}
 templates: {dir: %s, watch: false}
@@ -271,7 +273,7 @@ channels:
     max_connections: 16
     timeout_ms: 15000
     retry: {max_attempts: 5, base_delay_ms: 1000, max_delay_ms: 10000, jitter: 0.2}
-""" % (max_in_flight, tdir, self.sim_addr, SECRET, webhook_connections, self.sink_port)
+""" % (HTTP_THREADS, max_in_flight, tdir, self.sim_addr, SECRET, webhook_connections, self.sink_port)
         path = os.path.join(self.work, name + ".yaml")
         with open(path, "w") as f:
             f.write(text)
@@ -486,7 +488,8 @@ end
         os.sync()  # the batch figure's writes must not be flushed during this one
         log("single enqueue: POST /v1/messages, 64 connections, %d rounds of %d s, taking turns "
             "with the ceiling (reachd's HTTP server, no-op handler)" % (rounds, per))
-        t = self.start("trivial", [self.bin["trivial"], "--listen", "127.0.0.1:0", "--ready-file",
+        t = self.start("trivial", [self.bin["trivial"], "--listen", "127.0.0.1:0", "--threads",
+                                   str(HTTP_THREADS), "--ready-file",
                                    os.path.join(self.work, "trivial.ready")])
         data = os.path.join(self.work, "data-single")
         d = self.reachd("reachd-single", self.config_main, data)
