@@ -645,6 +645,11 @@ end
         # -- slow provider
         http("POST", self.sim_base + "/_sim/faults", {"endpoint": "webhook", "delay_ms": 200})
         n = self.slow_n
+        # What a bare libcurl-multi client gets from the same delayed endpoint with as many
+        # connections: the theoretical ceiling (in flight ÷ 0.2 s) assumes a peer that answers
+        # 4,096 open requests each exactly 200 ms later.
+        bare = self.load("webhook", self.sim_base + "/webhook/bench", 600,
+                         messages=max(8192, n // 2), connections=in_flight, secret=SECRET)
         log("slow provider: %d webhook messages, simulator answers after 200 ms, %d in flight" %
             (n, in_flight))
         self.load("batch", d.base + "/v1/messages/batch", 600, messages=n, batch=1000,
@@ -667,10 +672,12 @@ end
         self.table.add("slow provider (%s msgs, sim answers after 200 ms)%s" %
                        ("{:,}".format(n), " TIMED OUT" if timed_out else ""),
                        "%s, peak %d in flight" % (fmt_rate(rate), peak[0]),
-                       "%s (%d in flight ÷ 0.2 s)" % (fmt_rate(c), in_flight),
+                       "%s (%d in flight ÷ 0.2 s); bare libcurl multi, %d connections: %s" %
+                       (fmt_rate(c), in_flight, in_flight, fmt_rate(bare["req_per_s"])),
                        "%.0f %%" % (100 * ratio(rate, c)), "≥ 5,000 msg/s",
                        not timed_out and rate >= 5000)
-        self.extra["slow"] = {"count": count - base0, "seconds": secs, "failed": failed,
+        self.extra["slow"] = {"bare_libcurl": bare, "count": count - base0, "seconds": secs,
+                              "failed": failed,
                               "peak_in_flight": peak[0]}
         # -- e-mail
         n = self.email_n
