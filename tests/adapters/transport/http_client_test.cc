@@ -1,10 +1,12 @@
 #include "adapters/transport/http_client.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <boost/json.hpp>
 #include <future>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "tests/sim/simulator.h"
@@ -105,6 +107,49 @@ TEST_F(HttpClientTest, AReusedHandleCarriesNothingOver) {
   EXPECT_EQ(rec[2].method, "GET");  // not a POST of the last body
   EXPECT_EQ(rec[2].body, "");
   EXPECT_EQ(rec[2].headers.find("content-length"), std::string::npos);
+}
+
+// The loop keeps a kept-alive connection in its epoll set while libcurl does not watch it.
+// When the peer closes such an idle connection, the loop must drop it from the set (not spin on
+// its readable end), and the next request must open a new connection and succeed.
+TEST(HttpClientIdleTest, PeerClosingAnIdleConnectionIsHandled) {
+  SystemClock clock;
+  sim::SimOptions opts;
+  opts.http.idle_timeout = std::chrono::seconds(1);
+  auto s = sim::Simulator::Create(opts, clock);
+  ASSERT_TRUE(s.ok());
+  auto sim = std::move(s.value());
+  ASSERT_TRUE(sim->Start().ok());
+  auto client = MakeCurlHttpClient({});
+  HttpRequest req;
+  req.url = "http://127.0.0.1:" + std::to_string(sim->http_port()) + "/webhook/t";
+  req.body = "{}";
+  auto call = [&] {
+    std::promise<HttpResponse> p;
+    client->Send(req, [&](HttpResponse r) { p.set_value(std::move(r)); });
+    auto f = p.get_future();
+    EXPECT_EQ(f.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+    return f.get();
+  };
+  auto cpu_s = [] {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+  };
+  HttpResponse first = call();
+  ASSERT_EQ(first.status, 200) << first.error_detail;
+  EXPECT_EQ(first.new_connections, 1);
+  EXPECT_EQ(call().new_connections, 0);  // kept alive and reused
+  double cpu0 = cpu_s();
+  std::this_thread::sleep_for(std::chrono::milliseconds(3000));  // the simulator closes it
+  double idle_cpu = cpu_s() - cpu0;
+  EXPECT_LT(idle_cpu, 0.1) << "the loop spun on a closed idle connection";
+  HttpResponse after = call();
+  ASSERT_EQ(after.status, 200) << after.error_detail;
+  EXPECT_EQ(after.new_connections, 1);
+  EXPECT_EQ(call().new_connections, 0);
+  client->Shutdown();
+  sim->Stop();
 }
 
 TEST_F(HttpClientTest, TransportErrors) {
