@@ -341,9 +341,8 @@ void SqliteStore::CheckpointerLoop() {
       if (ckpt_closing_) return;
       ckpt_wanted_ = false;
     }
-    int log_pages = 0, copied = 0;
     int rc = sqlite3_wal_checkpoint_v2(cdb_->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
-                                       &log_pages, &copied);
+                                       nullptr, nullptr);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
       spdlog::warn("store: checkpoint failed: {}", sqlite3_errmsg(cdb_->getHandle()));
     }

@@ -26,6 +26,14 @@ struct Reply {
   std::string raw;
 };
 
+// A request that must be refused as invalid_argument with `status`, naming `field`.
+struct BadCase {
+  const char* name;
+  std::string body;
+  int status;
+  const char* field;
+};
+
 class ApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -103,6 +111,18 @@ class ApiTest : public ::testing::Test {
     return e.contains("field") ? std::string(e.at("field").as_string()) : "";
   }
   int64_t Stored() { return store_->Stats()->total; }
+  // Each case is refused with its status and the error shape of API.md naming its field.
+  void ExpectRejected(const std::string& target, const std::vector<BadCase>& cases) {
+    for (const auto& c : cases) {
+      Reply r = Post(target, c.body);
+      EXPECT_EQ(r.status, c.status) << c.name << ": " << r.raw;
+      ASSERT_TRUE(r.body.is_object() && r.body.as_object().contains("error")) << c.name << r.raw;
+      const json::object& e = r.body.at("error").as_object();
+      EXPECT_EQ(e.at("code").as_string(), "invalid_argument") << c.name;
+      EXPECT_FALSE(e.at("message").as_string().empty()) << c.name;
+      EXPECT_EQ(ErrorField(r), c.field) << c.name << ": " << r.raw;
+    }
+  }
 
   std::filesystem::path dir_;
   FakeClock clock_;
@@ -130,13 +150,6 @@ TEST_F(ApiTest, AcceptedMessageIsStoredAndReadable) {
   EXPECT_EQ(g.body.at("template_version").as_string(), "v1");
   EXPECT_TRUE(g.body.at("attempts").as_array().empty());
 }
-
-struct BadCase {
-  const char* name;
-  std::string body;
-  int status;
-  const char* field;
-};
 
 TEST_F(ApiTest, BadInputIsRejectedNamingTheFieldAndStoresNothing) {
   std::vector<BadCase> cases = {
@@ -178,13 +191,7 @@ TEST_F(ApiTest, BadInputIsRejectedNamingTheFieldAndStoresNothing) {
        R"({"template":"welcome","chanels":["email"],"to":{"email":"a@b.cn"},"vars":{"name":"x"}})",
        400, "chanels"},
   };
-  for (const auto& c : cases) {
-    Reply r = Post("/v1/messages", c.body);
-    EXPECT_EQ(r.status, c.status) << c.name << ": " << r.raw;
-    EXPECT_EQ(ErrorField(r), c.field) << c.name << ": " << r.raw;
-    ASSERT_TRUE(r.body.is_object()) << c.name;
-    EXPECT_EQ(r.body.at("error").at("code").as_string(), "invalid_argument") << c.name;
-  }
+  ExpectRejected("/v1/messages", cases);
   EXPECT_EQ(Stored(), 0);
   EXPECT_EQ(enqueued_.load(), 0);
 }
@@ -283,15 +290,7 @@ TEST_F(ApiTest, WrongTypesAndValuesNameTheirField) {
       {"bad priority and unknown template",
        R"({"template":"nope","channels":["email"],)" + to + R"(,"priority":99})", 400, "priority"},
   };
-  for (const auto& c : cases) {
-    Reply r = Post("/v1/messages", c.body);
-    EXPECT_EQ(r.status, c.status) << c.name << ": " << r.raw;
-    ASSERT_TRUE(r.body.is_object() && r.body.as_object().contains("error")) << c.name << r.raw;
-    const json::object& e = r.body.at("error").as_object();
-    EXPECT_EQ(e.at("code").as_string(), "invalid_argument") << c.name;
-    EXPECT_FALSE(e.at("message").as_string().empty()) << c.name;
-    EXPECT_EQ(ErrorField(r), c.field) << c.name << ": " << r.raw;
-  }
+  ExpectRejected("/v1/messages", cases);
   EXPECT_EQ(Stored(), 0);
   EXPECT_EQ(enqueued_.load(), 0);
   Reply m = Call(boost::beast::http::verb::get, "/metrics", "");
@@ -350,13 +349,7 @@ TEST_F(ApiTest, BadBatchIsRejectedWholeNamingTheField) {
        R"({"template":"welcome","channels":["email"],"vars":7,"messages":[{"to":{"email":"a@b.cn"}}]})",
        400, "vars"},
   };
-  for (const auto& c : cases) {
-    Reply r = Post("/v1/messages/batch", c.body);
-    EXPECT_EQ(r.status, c.status) << c.name << ": " << r.raw;
-    EXPECT_EQ(ErrorField(r), c.field) << c.name << ": " << r.raw;
-    ASSERT_TRUE(r.body.is_object()) << c.name;
-    EXPECT_EQ(r.body.at("error").at("code").as_string(), "invalid_argument") << c.name;
-  }
+  ExpectRejected("/v1/messages/batch", cases);
   EXPECT_EQ(Stored(), 0);
   Reply m = Call(boost::beast::http::verb::get, "/metrics", "");
   EXPECT_NE(m.raw.find("reach_api_batches_rejected_total " + std::to_string(cases.size())),

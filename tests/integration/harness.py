@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 import urllib.error
 import urllib.request
 
@@ -75,6 +76,22 @@ class Http:
 
     def post(self, path, body, headers=None):
         return self.call("POST", path, body, headers)
+
+    def metric(self, name, label=""):
+        """The value of the first sample of `name` (whose labels contain `label`) in /metrics."""
+        status, text = self.call("GET", "/metrics")
+        if status != 200:
+            raise AssertionError("GET /metrics answered %s" % status)
+        return metric_value(text, name, label)
+
+
+def metric_value(text, name, label=""):
+    """The first sample of metric `name` in a Prometheus text page whose line contains `label`;
+    0.0 when there is none (a counter not yet touched)."""
+    for line in text.splitlines():
+        if (line.startswith(name + " ") or line.startswith(name + "{")) and label in line:
+            return float(line.split()[-1])
+    return 0.0
 
 
 class Sim:
@@ -203,6 +220,39 @@ class Reachd:
                 return body
             time.sleep(0.05)
         raise AssertionError("message %s did not reach %s: %s" % (msg_id, statuses, last))
+
+
+def replace_in_file(path, old, new, count=-1):
+    """Replaces `old` (which must be there) with `new` in the file; returns the text before."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if old not in text:
+        raise AssertionError("%r not in %s" % (old, path))
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text.replace(old, new, count))
+    return text
+
+
+class DaemonTestCase(unittest.TestCase):
+    """A test class sharing one reach-sim and one reachd: `config(workdir, sim)` returns the
+    config file to start reachd with (the default: write_config with the simulator)."""
+    NAME = "daemon"
+
+    @classmethod
+    def config(cls, workdir, sim):
+        return write_config(workdir, sim=sim)
+
+    @classmethod
+    def setUpClass(cls):
+        cls.wd = Workdir(cls.NAME)
+        cls.sim = Sim(cls.wd.path)
+        cls.reachd = Reachd(cls.wd.path, cls.config(cls.wd.path, cls.sim))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.reachd.stop()
+        cls.sim.stop()
+        cls.wd.cleanup()
 
 
 class Workdir:

@@ -6,30 +6,14 @@ import unittest
 import harness
 
 
-class ApiTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.wd = harness.Workdir("api")
-        cls.sim = harness.Sim(cls.wd.path)
-        cfg = harness.write_config(cls.wd.path, sim=cls.sim)
-        cls.reachd = harness.Reachd(cls.wd.path, cfg)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.reachd.stop()
-        cls.sim.stop()
-        cls.wd.cleanup()
+class ApiTest(harness.DaemonTestCase):
+    NAME = "api"
 
     def setUp(self):
         self.sim.clear_faults()
 
     def queue_total(self):
-        status, text = self.reachd.api.call("GET", "/metrics")
-        self.assertEqual(status, 200)
-        for line in text.splitlines():
-            if line.startswith("reach_api_messages_accepted_total"):
-                return float(line.split()[-1])
-        return 0.0
+        return self.reachd.api.metric("reach_api_messages_accepted_total")
 
     def assert_error(self, status, body, want_status, field):
         self.assertEqual(status, want_status, body)
@@ -77,12 +61,7 @@ class ApiTest(unittest.TestCase):
         self.assertEqual(b["error"]["code"], "not_found")
 
     def metric(self, name):
-        status, text = self.reachd.api.call("GET", "/metrics")
-        self.assertEqual(status, 200)
-        for line in text.splitlines():
-            if line.startswith(name + " ") or line.startswith(name + "{"):
-                return float(line.split()[-1])
-        return 0.0
+        return self.reachd.api.metric(name)
 
     def assert_full_error(self, status, body, want_status, code, field):
         """The complete error shape: {"error": {"code", "message", "field"}}."""

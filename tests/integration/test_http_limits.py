@@ -11,12 +11,8 @@ import harness
 
 def limits_config(wd, sim, server):
     path = harness.write_config(wd, sim=sim)
-    with open(path) as f:
-        text = f.read()
-    old = 'server: {listen: "127.0.0.1:0"}'
-    assert old in text
-    with open(path, "w") as f:
-        f.write(text.replace(old, "server: {listen: \"127.0.0.1:0\", %s}" % server))
+    harness.replace_in_file(path, 'server: {listen: "127.0.0.1:0"}',
+                            'server: {listen: "127.0.0.1:0", %s}' % server)
     return path
 
 
@@ -63,28 +59,16 @@ def http_get(sock, path="/healthz", keep_alive=True):
     return int(head.split()[1]), body
 
 
-class TimeoutsAndSizesTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.wd = harness.Workdir("limits")
-        cls.sim = harness.Sim(cls.wd.path)
-        cfg = limits_config(cls.wd.path, cls.sim,
-                            "body_limit_bytes: 4096, read_timeout_ms: 400, "
-                            "idle_timeout_ms: 600, max_batch_items: 5")
-        cls.reachd = harness.Reachd(cls.wd.path, cfg)
+class TimeoutsAndSizesTest(harness.DaemonTestCase):
+    NAME = "limits"
 
     @classmethod
-    def tearDownClass(cls):
-        cls.reachd.stop()
-        cls.sim.stop()
-        cls.wd.cleanup()
+    def config(cls, workdir, sim):
+        return limits_config(workdir, sim, "body_limit_bytes: 4096, read_timeout_ms: 400, "
+                             "idle_timeout_ms: 600, max_batch_items: 5")
 
     def accepted(self):
-        _, text = self.reachd.api.call("GET", "/metrics")
-        for line in text.splitlines():
-            if line.startswith("reach_api_messages_accepted_total "):
-                return float(line.split()[-1])
-        return 0.0
+        return self.reachd.api.metric("reach_api_messages_accepted_total")
 
     def test_body_limit_from_config(self):
         api = self.reachd.api
@@ -144,29 +128,20 @@ class TimeoutsAndSizesTest(unittest.TestCase):
             s.close()
 
 
-class ConnectionLimitTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.wd = harness.Workdir("connlimit")
-        cls.sim = harness.Sim(cls.wd.path)
-        cfg = limits_config(cls.wd.path, cls.sim,
-                            "max_connections: 3, read_timeout_ms: 60000, idle_timeout_ms: 60000")
-        cls.reachd = harness.Reachd(cls.wd.path, cfg)
+class ConnectionLimitTest(harness.DaemonTestCase):
+    NAME = "connlimit"
 
     @classmethod
-    def tearDownClass(cls):
-        cls.reachd.stop()
-        cls.sim.stop()
-        cls.wd.cleanup()
+    def config(cls, workdir, sim):
+        return limits_config(workdir, sim,
+                             "max_connections: 3, read_timeout_ms: 60000, idle_timeout_ms: 60000")
 
     @staticmethod
     def metric(sock, name):
+        # Over a connection already open: a new one may be over the limit under test.
         status, body = http_get(sock, "/metrics")
         assert status == 200, status
-        for line in body.decode().splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[-1])
-        return 0.0
+        return harness.metric_value(body.decode(), name)
 
     def test_connection_over_the_limit_is_refused_and_counted(self):
         conns = [connect(self.reachd.addr) for _ in range(3)]

@@ -19,6 +19,16 @@ class LifecycleTest(unittest.TestCase):
     def tearDown(self):
         self.wd.cleanup()
 
+    def sent_welcome(self, reachd, sim, user):
+        """Sends `welcome` by webhook to `user`; returns the body the simulator received."""
+        s, m = reachd.api.post("/v1/messages", {
+            "template": "welcome", "channels": ["webhook"], "to": {"user_id": user},
+            "vars": {"name": user}})
+        self.assertEqual(s, 202, m)
+        reachd.wait_status(m["id"])
+        bodies = {r["headers"].get("webhook-id"): r["body"] for r in sim.requests()}
+        return bodies[m["id"]]
+
     def test_check_config_reports_every_error_with_its_path(self):
         bad = os.path.join(self.wd.path, "bad.yaml")
         with open(bad, "w") as f:
@@ -56,11 +66,7 @@ class LifecycleTest(unittest.TestCase):
                 "vars": {"name": "old"}, "send_at": soon})
             self.assertEqual(s, 202, old_msg)
             wpath = os.path.join(tdir, "welcome.yaml")
-            with open(wpath) as f:
-                welcome = f.read()
-            self.assertIn("event: user.welcome\n", welcome)
-            with open(wpath, "w") as f:
-                f.write(welcome.replace("event: user.welcome\n", "event: user.welcome.v2\n"))
+            harness.replace_in_file(wpath, "event: user.welcome\n", "event: user.welcome.v2\n")
             with open(os.path.join(tdir, "farewell.yaml"), "w") as f:
                 f.write("templates:\n  farewell:\n    category: transactional\n"
                         "    variables:\n      name: {type: string, required: true}\n"
@@ -74,14 +80,9 @@ class LifecycleTest(unittest.TestCase):
                 time.sleep(0.05)
             self.assertEqual(s, 202, b)
             self.assertEqual(reachd.wait_status(b["id"])["status"], "sent")
-            s, new_msg = reachd.api.post("/v1/messages", {
-                "template": "welcome", "channels": ["webhook"], "to": {"user_id": "u-new"},
-                "vars": {"name": "new"}})
-            self.assertEqual(s, 202, new_msg)
-            reachd.wait_status(new_msg["id"])
+            self.assertIn('"user.welcome.v2"', self.sent_welcome(reachd, sim, "u-new"))
             reachd.wait_status(old_msg["id"], timeout=30)
             bodies = {r["headers"].get("webhook-id"): r["body"] for r in sim.requests()}
-            self.assertIn('"user.welcome.v2"', bodies[new_msg["id"]])
             self.assertIn('"user.welcome"', bodies[old_msg["id"]])
             self.assertNotIn("v2", bodies[old_msg["id"]])
             # A broken catalog is refused with its errors (file and key path); the old one keeps
@@ -104,13 +105,7 @@ class LifecycleTest(unittest.TestCase):
             s, b = reachd.api.post("/v1/messages", req)
             self.assertEqual(s, 202, b)
             self.assertEqual(reachd.wait_status(b["id"])["status"], "sent")
-            s, kept = reachd.api.post("/v1/messages", {
-                "template": "welcome", "channels": ["webhook"], "to": {"user_id": "u-kept"},
-                "vars": {"name": "kept"}})
-            self.assertEqual(s, 202, kept)
-            reachd.wait_status(kept["id"])
-            bodies = {r["headers"].get("webhook-id"): r["body"] for r in sim.requests()}
-            self.assertIn('"user.welcome.v2"', bodies[kept["id"]])
+            self.assertIn('"user.welcome.v2"', self.sent_welcome(reachd, sim, "u-kept"))
             with open(os.path.join(self.wd.path, "reachd.log")) as f:
                 self.assertIn("broken.yaml: templates.broken.channels.email.subject", f.read())
             self.assertEqual(reachd.stop(), 0)
@@ -125,39 +120,23 @@ class LifecycleTest(unittest.TestCase):
         sim = harness.Sim(self.wd.path)
         try:
             cfg = harness.write_config(self.wd.path, sim=sim, templates_dir=tdir)
-            with open(cfg) as f:
-                text = f.read()
-            self.assertIn("watch: false", text)
-            with open(cfg, "w") as f:
-                f.write(text.replace("watch: false", "watch: true"))
+            harness.replace_in_file(cfg, "watch: false", "watch: true")
             reachd = harness.Reachd(self.wd.path, cfg)
             s, before = reachd.api.get("/v1/templates/welcome")
             self.assertEqual(s, 200, before)
             wpath = os.path.join(tdir, "welcome.yaml")
-            with open(wpath) as f:
-                welcome = f.read()
-            with open(wpath, "w") as f:
-                f.write(welcome.replace("event: user.welcome\n", "event: user.welcome.watched\n"))
+            welcome = harness.replace_in_file(wpath, "event: user.welcome\n",
+                                              "event: user.welcome.watched\n")
             deadline = time.time() + 10
             after = before
             while time.time() < deadline and after["version"] == before["version"]:
                 time.sleep(0.05)
                 s, after = reachd.api.get("/v1/templates/welcome")
             self.assertNotEqual(after["version"], before["version"])
-            s, m = reachd.api.post("/v1/messages", {
-                "template": "welcome", "channels": ["webhook"], "to": {"user_id": "u"},
-                "vars": {"name": "w"}})
-            self.assertEqual(s, 202, m)
-            reachd.wait_status(m["id"])
-            bodies = {r["headers"].get("webhook-id"): r["body"] for r in sim.requests()}
-            self.assertIn('"user.welcome.watched"', bodies[m["id"]])
+            self.assertIn('"user.welcome.watched"', self.sent_welcome(reachd, sim, "u"))
 
             def refused():
-                s, metrics = reachd.api.get("/metrics")
-                for line in metrics.splitlines():
-                    if line.startswith("reach_templates_reloads_total") and "refused" in line:
-                        return float(line.split()[-1])
-                return 0.0
+                return reachd.api.metric("reach_templates_reloads_total", "refused")
             self.assertEqual(refused(), 0.0)
             with open(wpath, "w") as f:
                 f.write(welcome.replace("{{name}}", "{{nmae}}"))
@@ -167,13 +146,7 @@ class LifecycleTest(unittest.TestCase):
             self.assertGreaterEqual(refused(), 1.0)
             s, still = reachd.api.get("/v1/templates/welcome")
             self.assertEqual(still["version"], after["version"])
-            s, m2 = reachd.api.post("/v1/messages", {
-                "template": "welcome", "channels": ["webhook"], "to": {"user_id": "u2"},
-                "vars": {"name": "w2"}})
-            self.assertEqual(s, 202, m2)
-            reachd.wait_status(m2["id"])
-            bodies = {r["headers"].get("webhook-id"): r["body"] for r in sim.requests()}
-            self.assertIn('"user.welcome.watched"', bodies[m2["id"]])
+            self.assertIn('"user.welcome.watched"', self.sent_welcome(reachd, sim, "u2"))
             self.assertEqual(reachd.stop(), 0)
         finally:
             sim.stop()

@@ -9,18 +9,8 @@ import unittest
 import harness
 
 
-class ReachctlTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.wd = harness.Workdir("ctl")
-        cls.sim = harness.Sim(cls.wd.path)
-        cls.reachd = harness.Reachd(cls.wd.path, harness.write_config(cls.wd.path, sim=cls.sim))
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.reachd.stop()
-        cls.sim.stop()
-        cls.wd.cleanup()
+class ReachctlTest(harness.DaemonTestCase):
+    NAME = "ctl"
 
     def ctl(self, *args, server=None):
         env = dict(os.environ, REACH_SERVER=server or "http://" + self.reachd.addr)
@@ -196,12 +186,7 @@ class ReachctlTest(unittest.TestCase):
         tdir = os.path.join(self.wd.path, "optout_templates")
         os.makedirs(tdir)
         shutil.copy(os.path.join(harness.SOURCE, "config", "templates", "spring_sale.yaml"), tdir)
-        path = os.path.join(tdir, "spring_sale.yaml")
-        with open(path) as f:
-            text = f.read()
-        self.assertIn("拒收请回复R", text)
-        with open(path, "w") as f:
-            f.write(text.replace("拒收请回复R", "退订回T"))
+        harness.replace_in_file(os.path.join(tdir, "spring_sale.yaml"), "拒收请回复R", "退订回T")
         cfg = os.path.join(self.wd.path, "optout.yaml")
         with open(cfg, "w") as f:
             f.write("templates: {dir: optout_templates, sms_optout_text: 退订回T}\n")

@@ -66,13 +66,8 @@ class SmtpTlsTest(unittest.TestCase):
         scheme = scheme or ("smtps" if mode == "implicit" else "smtp")
         path = harness.write_config(self.wd.path,
                                     smtp_url="%s://127.0.0.1:%d" % (scheme, self.smtp.port))
-        with open(path) as f:
-            text = f.read()
-        self.assertIn("\n  email:\n", text)
-        text = text.replace("\n  email:\n", "\n  email:\n" +
-                            "".join("    %s\n" % line for line in email_keys), 1)
-        with open(path, "w") as f:
-            f.write(text)
+        harness.replace_in_file(path, "\n  email:\n", "\n  email:\n" +
+                                "".join("    %s\n" % line for line in email_keys), 1)
         self.reachd = harness.Reachd(self.wd.path, path)
 
     def send(self, to="li.lei@example.com"):
