@@ -77,6 +77,12 @@ struct ChannelsConfig {
   WebhookConfig webhook;
 };
 
+// The HTTP client every HTTP-based channel shares.
+struct HttpClientConfig {
+  std::string engine = "beast";     // beast (Boost.Beast, HTTP/1.1) | curl (libcurl); HTTP/2: curl
+  int64_t idle_timeout_ms = 60000;  // a kept-alive connection idle this long is closed (beast)
+};
+
 struct LogConfig {
   std::string level = "info";   // trace|debug|info|warn|error
   std::string format = "text";  // text | json (one JSON object per line)
@@ -102,6 +108,7 @@ struct Config {
   StoreConfig store;
   DispatchConfig dispatch;
   ChannelsConfig channels;
+  HttpClientConfig http_client;
   LogConfig log;
   TemplatesConfig templates;
   CategoryConfig categories;

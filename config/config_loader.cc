@@ -234,6 +234,11 @@ void LoadRoot(const YAML::Node& root, const std::string& base_dir, Config* cfg,
     LoadWebhook(m, base_dir, &cfg->channels.webhook);
   }
   {
+    MapReader m(r.Child("http_client"), "http_client", errors);
+    m.GetEnum("engine", &cfg->http_client.engine, {"beast", "curl"});
+    m.GetInt("idle_timeout_ms", &cfg->http_client.idle_timeout_ms, 1000, 3600000);
+  }
+  {
     MapReader m(r.Child("log"), "log", errors);
     m.GetEnum("level", &cfg->log.level, {"trace", "debug", "info", "warn", "error"});
     m.GetEnum("format", &cfg->log.format, {"text", "json"});

@@ -145,10 +145,13 @@ Result<std::string> Gateway::Start() {
     }
   }
 
-  // Adapters. One HTTP client (one libcurl multi loop) serves every HTTP-based adapter.
-  transport::CurlHttpClientOptions http_options;
-  http_options.loop.max_host_connections = config_.channels.webhook.max_connections;
-  http_client_ = transport::MakeCurlHttpClient(http_options);
+  // Adapters. One HTTP client (one Beast I/O thread for HTTP/1.1, one libcurl multi loop for
+  // HTTP/2) serves every HTTP-based adapter.
+  transport::HttpClientOptions http_options;
+  http_options.engine = config_.http_client.engine;
+  http_options.idle_timeout_ms = config_.http_client.idle_timeout_ms;
+  http_options.max_host_connections = config_.channels.webhook.max_connections;
+  http_client_ = transport::MakeHttpClient(http_options);
   std::map<std::string, dispatch::ChannelRoute> routes;
   if (config_.channels.email.enabled) {
     auto a = adapters::MakeSmtpAdapter(config_.channels.email, clock_);

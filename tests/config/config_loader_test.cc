@@ -53,6 +53,9 @@ channels:
   webhook:
     url: ftp://x
     secret: plain
+http_client:
+  engine: netty
+  idle_timeout_ms: 5
 )",
                           Dir());
   EXPECT_TRUE(HasError(r, "server.listen: must be HOST:PORT"));
@@ -64,7 +67,9 @@ channels:
   EXPECT_TRUE(HasError(r, "channels.email.retry.jitter"));
   EXPECT_TRUE(HasError(r, "channels.webhook.url"));
   EXPECT_TRUE(HasError(r, "channels.webhook.secret"));
-  EXPECT_GE(r.errors.size(), 8u);
+  EXPECT_TRUE(HasError(r, "http_client.engine: must be one of"));
+  EXPECT_TRUE(HasError(r, "http_client.idle_timeout_ms: must be between"));
+  EXPECT_GE(r.errors.size(), 10u);
 }
 
 TEST(ConfigLoaderTest, WrongTypeNamesTheKey) {
@@ -167,7 +172,7 @@ TEST(ConfigLoaderTest, ShippedConfigDocumentsEveryServerLimit) {
   ss << in.rdbuf();
   for (const char* key :
        {"body_limit_bytes:", "max_connections:", "read_timeout_ms:", "idle_timeout_ms:",
-        "max_batch_items:", "format:", "secret_file", "password_file"}) {
+        "max_batch_items:", "format:", "secret_file", "password_file", "engine:"}) {
     EXPECT_NE(ss.str().find(key), std::string::npos) << key;
   }
 }

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/adapters/transport/engines.h"
 #include "tests/sim/simulator.h"
 
 namespace reach::transport {
@@ -26,27 +27,22 @@ TEST(RetryAfterTest, SecondsDatesAndGarbage) {
   EXPECT_FALSE(ParseRetryAfterMs("soon", 0).has_value());
 }
 
-class HttpClientTest : public ::testing::Test {
+// Both HTTP/1.1 engines must behave alike: every test below runs on each (engines.h).
+class HttpClientTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     auto s = sim::Simulator::Create(sim::SimOptions{}, clock_);
     ASSERT_TRUE(s.ok());
     sim_ = std::move(s.value());
     ASSERT_TRUE(sim_->Start().ok());
-    client_ = MakeCurlHttpClient({});
+    client_ = MakeClient(GetParam());
     url_ = "http://127.0.0.1:" + std::to_string(sim_->http_port()) + "/webhook/t";
   }
   void TearDown() override {
     client_->Shutdown();
     sim_->Stop();
   }
-  HttpResponse Call(HttpRequest req) {
-    std::promise<HttpResponse> p;
-    client_->Send(std::move(req), [&](HttpResponse r) { p.set_value(std::move(r)); });
-    auto f = p.get_future();
-    EXPECT_EQ(f.wait_for(std::chrono::seconds(20)), std::future_status::ready);
-    return f.get();
-  }
+  HttpResponse Call(HttpRequest req) { return CallOn(*client_, std::move(req)); }
   void Fault(const std::string& spec) {
     auto f = sim::FaultTable::Parse(boost::json::parse(spec));
     ASSERT_TRUE(f.ok()) << f.status().ToString();
@@ -59,7 +55,7 @@ class HttpClientTest : public ::testing::Test {
   std::string url_;
 };
 
-TEST_F(HttpClientTest, PostsAndReadsStatusHeadersBody) {
+TEST_P(HttpClientTest, PostsAndReadsStatusHeadersBody) {
   Fault(R"({"endpoint":"webhook","status":429,"retry_after_s":9,"body":"{\"e\":1}","count":1})");
   HttpRequest req;
   req.url = url_;
@@ -79,9 +75,9 @@ TEST_F(HttpClientTest, PostsAndReadsStatusHeadersBody) {
   EXPECT_EQ(Call(req).status, 200);
 }
 
-// Easy handles are pooled configured, not reset: nothing of one request may carry into the
-// next one that gets the same handle (sequential calls here all reuse one handle).
-TEST_F(HttpClientTest, AReusedHandleCarriesNothingOver) {
+// Nothing of one request may carry into the next on the same connection (curl: easy handles are
+// pooled configured, not reset, and sequential calls here all reuse one handle).
+TEST_P(HttpClientTest, AReusedHandleCarriesNothingOver) {
   HttpRequest put;
   put.method = "PUT";
   put.url = url_;
@@ -109,10 +105,12 @@ TEST_F(HttpClientTest, AReusedHandleCarriesNothingOver) {
   EXPECT_EQ(rec[2].headers.find("content-length"), std::string::npos);
 }
 
-// The loop keeps a kept-alive connection in its epoll set while libcurl does not watch it.
-// When the peer closes such an idle connection, the loop must drop it from the set (not spin on
-// its readable end), and the next request must open a new connection and succeed.
-TEST(HttpClientIdleTest, PeerClosingAnIdleConnectionIsHandled) {
+// Both engines keep a kept-alive connection in their epoll set while it is idle. When the peer
+// closes such an idle connection, the client must drop it (not spin on its readable end), and
+// the next request must open a new connection and succeed.
+class HttpClientIdleTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(HttpClientIdleTest, PeerClosingAnIdleConnectionIsHandled) {
   SystemClock clock;
   sim::SimOptions opts;
   opts.http.idle_timeout = std::chrono::seconds(1);
@@ -120,17 +118,11 @@ TEST(HttpClientIdleTest, PeerClosingAnIdleConnectionIsHandled) {
   ASSERT_TRUE(s.ok());
   auto sim = std::move(s.value());
   ASSERT_TRUE(sim->Start().ok());
-  auto client = MakeCurlHttpClient({});
+  auto client = MakeClient(GetParam());
   HttpRequest req;
   req.url = "http://127.0.0.1:" + std::to_string(sim->http_port()) + "/webhook/t";
   req.body = "{}";
-  auto call = [&] {
-    std::promise<HttpResponse> p;
-    client->Send(req, [&](HttpResponse r) { p.set_value(std::move(r)); });
-    auto f = p.get_future();
-    EXPECT_EQ(f.wait_for(std::chrono::seconds(20)), std::future_status::ready);
-    return f.get();
-  };
+  auto call = [&] { return CallOn(*client, req); };
   auto cpu_s = [] {
     rusage u{};
     getrusage(RUSAGE_SELF, &u);
@@ -152,7 +144,7 @@ TEST(HttpClientIdleTest, PeerClosingAnIdleConnectionIsHandled) {
   sim->Stop();
 }
 
-TEST_F(HttpClientTest, TransportErrors) {
+TEST_P(HttpClientTest, TransportErrors) {
   HttpRequest slow;
   slow.url = url_;
   slow.timeout_ms = 300;
@@ -163,7 +155,7 @@ TEST_F(HttpClientTest, TransportErrors) {
   EXPECT_EQ(Call(refused).error, TransportError::kConnect);
 }
 
-TEST_F(HttpClientTest, ShutdownAbortsInFlightAndLaterSends) {
+TEST_P(HttpClientTest, ShutdownAbortsInFlightAndLaterSends) {
   Fault(R"({"endpoint":"webhook","delay_ms":20000})");
   HttpRequest req;
   req.url = url_;
@@ -182,7 +174,7 @@ TEST_F(HttpClientTest, ShutdownAbortsInFlightAndLaterSends) {
   sim_->faults().Clear();
 }
 
-TEST_F(HttpClientTest, ReusesOneConnection) {
+TEST_P(HttpClientTest, ReusesOneConnection) {
   HttpRequest req;
   req.url = url_;
   req.body = "{}";
@@ -197,11 +189,9 @@ TEST_F(HttpClientTest, ReusesOneConnection) {
 
 // Requests beyond a peer's connection limit wait in the loop's queue, highest priority first and
 // in arrival order within a priority; never more than the limit run at once.
-TEST_F(HttpClientTest, WaitingRequestsRunByPriorityWithinTheConnectionLimit) {
+TEST_P(HttpClientTest, WaitingRequestsRunByPriorityWithinTheConnectionLimit) {
   client_->Shutdown();
-  CurlHttpClientOptions options;
-  options.loop.max_host_connections = 1;
-  client_ = MakeCurlHttpClient(options);
+  client_ = MakeClient(GetParam(), 1);
   Fault(R"({"endpoint":"webhook","status":200,"delay_ms":150})");
 
   std::mutex mu;
@@ -234,6 +224,9 @@ TEST_F(HttpClientTest, WaitingRequestsRunByPriorityWithinTheConnectionLimit) {
   // One connection, reused: never more than the limit at once.
   EXPECT_EQ(connections, 1);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, HttpClientTest, kEngines, EngineName);
+INSTANTIATE_TEST_SUITE_P(Engines, HttpClientIdleTest, kEngines, EngineName);
 
 }  // namespace
 }  // namespace reach::transport

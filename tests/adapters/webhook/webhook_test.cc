@@ -187,7 +187,7 @@ class WebhookSimTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     sim_ = std::move(s.value());
     ASSERT_TRUE(sim_->Start().ok());
-    http_ = transport::MakeCurlHttpClient({});
+    http_ = transport::MakeHttpClient({});  // what reachd runs: Beast for HTTP/1.1
     cfg_.url = "http://127.0.0.1:" + std::to_string(sim_->http_port()) + "/webhook/test";
     cfg_.secret = kSecret;
     cfg_.timeout_ms = 2000;

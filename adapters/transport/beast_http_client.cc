@@ -1,0 +1,652 @@
+// The Boost.Beast HTTP/1.1 client (see http_client.h), and MakeHttpClient.
+//
+// Everything but Send/Post/Shutdown runs on the client's one I/O thread: the peers (`Origin`),
+// their connections (`Conn`) and the requests (`Call`). A request is owned by its peer's waiting
+// queue or by the connection it runs on; a connection is kept alive by the handlers of its
+// pending operations and, while it is open, by `conns_`.
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <pthread.h>
+
+#include <algorithm>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/url/parse.hpp>
+#include <cctype>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "adapters/transport/http_client.h"
+
+namespace reach::transport {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr int kPriorities = 10;
+constexpr size_t kMaxBody = 4 * 1024 * 1024;  // provider answers are small; bound memory
+constexpr uint32_t kMaxHeader = 64 * 1024;
+constexpr int64_t kMaxConnectMs = 10000;  // like the curl client's CONNECTTIMEOUT
+constexpr auto kResolveCacheTtl = std::chrono::seconds(60);  // libcurl's DNS cache default
+
+struct Origin;
+
+struct Call {
+  HttpRequest request;  // its body is moved into `message`
+  HttpCallback done;
+  Origin* origin = nullptr;
+  bhttp::request<bhttp::string_body> message;
+  std::optional<bhttp::response_parser<bhttp::string_body>> parser;
+  SteadyClock::time_point started = SteadyClock::now();
+  SteadyClock::time_point deadline;
+  bool retried = false;
+  long new_connections = 0;
+};
+
+struct Conn {
+  Origin* origin = nullptr;
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
+  beast::flat_buffer buffer;
+  std::unique_ptr<Call> call;  // the request running on it
+  bool reused = false;         // served a request before this one
+  bool idle = false;
+  bool closed = false;
+  uint64_t idle_epoch = 0;  // tells a stale idle-wait completion from the current one
+  SteadyClock::time_point idle_since;
+
+  beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+};
+
+struct Origin {
+  std::string host;         // as in the URL, brackets of an IPv6 literal removed
+  std::string port;         // numeric
+  std::string host_header;  // host[:port] as written in the URL
+  bool tls = false;
+  bool ip_literal = false;
+  long open = 0;                            // connections open or opening
+  std::vector<std::shared_ptr<Conn>> idle;  // most recently used last
+  std::deque<std::unique_ptr<Call>> waiting[kPriorities];
+  size_t waiting_count = 0;
+  std::vector<tcp::endpoint> resolved;  // empty: not resolved yet
+  SteadyClock::time_point resolved_at;
+
+  std::unique_ptr<Call> NextWaiting() {
+    for (int p = kPriorities - 1; p >= 0; --p) {
+      if (!waiting[p].empty()) {
+        auto c = std::move(waiting[p].front());
+        waiting[p].pop_front();
+        --waiting_count;
+        return c;
+      }
+    }
+    return nullptr;
+  }
+};
+
+// The parts of a URL a request needs; parsed on the caller's thread.
+struct Target {
+  std::string key;  // scheme://host:port
+  std::string host, port, host_header, path;
+  bool tls = false;
+  bool ip_literal = false;
+};
+
+std::optional<Target> ParseTarget(const std::string& url, std::string* why) {
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) {
+    *why = "bad URL: " + parsed.error().message();
+    return std::nullopt;
+  }
+  const auto& u = *parsed;
+  Target t;
+  if (u.scheme() == "https") {
+    t.tls = true;
+  } else if (u.scheme() != "http") {
+    *why = "unsupported URL scheme '" + std::string(u.scheme()) + "'";
+    return std::nullopt;
+  }
+  t.host = u.host_address();
+  if (t.host.empty()) {
+    *why = "URL has no host";
+    return std::nullopt;
+  }
+  t.ip_literal = u.host_type() == boost::urls::host_type::ipv4 ||
+                 u.host_type() == boost::urls::host_type::ipv6;
+  t.port = u.has_port() && !u.port().empty() ? std::string(u.port()) : (t.tls ? "443" : "80");
+  t.host_header = std::string(u.encoded_host_and_port());
+  t.path = std::string(u.encoded_target());
+  if (t.path.empty() || t.path[0] != '/') t.path.insert(0, "/");
+  t.key = std::string(u.scheme()) + "://" + t.host_header;
+  if (!u.has_port()) t.key += ":" + t.port;
+  return t;
+}
+
+bool IsStaleConnectionError(const beast::error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+         ec == asio::ssl::error::stream_truncated;
+}
+
+// Why a request on an established connection got no answer.
+TransportError ClassifyIo(const beast::error_code& ec) {
+  if (ec == beast::error::timeout) return TransportError::kTimeout;
+  if (ec == bhttp::error::body_limit || ec == bhttp::error::header_limit) {
+    return TransportError::kOther;
+  }
+  if (ec.category() == bhttp::make_error_code(bhttp::error::need_more).category() &&
+      ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+    return TransportError::kOther;  // an answer that is not HTTP
+  }
+  return TransportError::kConnection;
+}
+
+class BeastHttpClient final : public HttpClient {
+ public:
+  explicit BeastHttpClient(BeastHttpClientOptions options)
+      : options_(std::move(options)), io_(1), work_(asio::make_work_guard(io_)), sweep_(io_) {
+    ArmSweep();
+    thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), options_.name.substr(0, 15).c_str());
+      io_.run();
+    });
+  }
+
+  ~BeastHttpClient() override {
+    Shutdown();
+    if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+  }
+
+  void Send(HttpRequest request, HttpCallback done) override {
+    auto call = std::make_unique<Call>();
+    std::string why;
+    std::optional<Target> target = ParseTarget(request.url, &why);
+    call->deadline =
+        call->started + std::chrono::milliseconds(std::max<int64_t>(request.timeout_ms, 1));
+    call->request = std::move(request);
+    call->done = std::move(done);
+    if (target) BuildMessage(*call, *target);
+    std::unique_lock<std::mutex> lock(mu_);
+    if (stopping_) {
+      lock.unlock();
+      Complete(std::move(call), Failure(TransportError::kAborted, "the client shut down"));
+      return;
+    }
+    Call* raw = call.release();
+    if (!target) {
+      asio::post(io_, [this, raw, why] {
+        Complete(std::unique_ptr<Call>(raw), Failure(TransportError::kOther, why));
+      });
+      return;
+    }
+    asio::post(io_, [this, raw, t = std::move(*target)] {
+      std::unique_ptr<Call> c(raw);
+      c->origin = &OriginFor(t);
+      Dispatch(std::move(c));
+    });
+  }
+
+  void Post(std::function<void()> fn) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (stopping_) {
+      lock.unlock();
+      fn();
+      return;
+    }
+    asio::post(io_, std::move(fn));
+  }
+
+  void Shutdown() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    if (std::this_thread::get_id() == thread_.get_id()) {  // from one of our own callbacks
+      AbortAll();
+      io_.stop();
+      return;
+    }
+    // Posted after every Send that got in before `stopping_`: their calls are known by then.
+    asio::post(io_, [this] {
+      AbortAll();
+      io_.stop();
+    });
+    thread_.join();
+  }
+
+ private:
+  static HttpResponse Failure(TransportError e, std::string detail) {
+    HttpResponse r;
+    r.error = e;
+    r.error_detail = std::move(detail);
+    return r;
+  }
+
+  void BuildMessage(Call& c, const Target& t) {
+    bhttp::request<bhttp::string_body>& m = c.message;
+    m.method_string(c.request.method);
+    m.target(t.path);
+    m.version(11);
+    for (const auto& [k, v] : c.request.headers) m.insert(k, v);
+    if (m.find(bhttp::field::host) == m.end()) m.set(bhttp::field::host, t.host_header);
+    if (m.find(bhttp::field::user_agent) == m.end()) {
+      m.set(bhttp::field::user_agent, options_.user_agent);
+    }
+    if (c.request.method != "GET" || !c.request.body.empty()) {
+      m.body() = std::move(c.request.body);
+      m.prepare_payload();
+    }
+  }
+
+  Origin& OriginFor(const Target& t) {
+    auto& slot = origins_[t.key];
+    if (!slot) {
+      slot = std::make_unique<Origin>();
+      slot->host = t.host;
+      slot->port = t.port;
+      slot->host_header = t.host_header;
+      slot->tls = t.tls;
+      slot->ip_literal = t.ip_literal;
+    }
+    return *slot;
+  }
+
+  // A request, now on the I/O thread: an idle connection, a new one, or the waiting queue.
+  void Dispatch(std::unique_ptr<Call> c) {
+    Origin& o = *c->origin;
+    while (!o.idle.empty()) {
+      std::shared_ptr<Conn> conn = std::move(o.idle.back());
+      o.idle.pop_back();
+      conn->idle = false;
+      ++conn->idle_epoch;
+      beast::error_code ec;
+      conn->lowest().socket().cancel(ec);  // the idle wait
+      if (conn->closed) continue;
+      Run(conn, std::move(c));
+      return;
+    }
+    if (options_.max_host_connections <= 0 || o.open < options_.max_host_connections) {
+      Open(o, std::move(c));
+      return;
+    }
+    int p = std::clamp(c->request.priority, 0, kPriorities - 1);
+    o.waiting[p].push_back(std::move(c));
+    ++o.waiting_count;
+  }
+
+  // The TLS context, made on first use: loading the trust store takes ~20 ms, which a client
+  // that never speaks TLS (or a test) need not pay. I/O thread.
+  asio::ssl::context& Tls() {
+    if (ssl_) return *ssl_;
+    ssl_.emplace(asio::ssl::context::tls_client);
+    SSL_CTX_set_min_proto_version(ssl_->native_handle(), TLS1_2_VERSION);
+    if (options_.verify_peer) {
+      ssl_->set_verify_mode(asio::ssl::verify_peer);
+      beast::error_code ec;
+      ssl_->set_default_verify_paths(ec);
+      if (!options_.ca_file.empty()) ssl_->load_verify_file(options_.ca_file, ec);
+      if (ec) ca_error_ = "CA bundle " + options_.ca_file + ": " + ec.message();
+    } else {
+      ssl_->set_verify_mode(asio::ssl::verify_none);
+    }
+    return *ssl_;
+  }
+
+  void Open(Origin& o, std::unique_ptr<Call> c) {
+    if (o.tls) Tls();
+    if (o.tls && !ca_error_.empty()) {
+      Complete(std::move(c), Failure(TransportError::kTls, ca_error_));
+      return;
+    }
+    auto conn = std::make_shared<Conn>();
+    conn->origin = &o;
+    ++o.open;
+    conns_[conn.get()] = conn;
+    ++c->new_connections;
+    conn->call = std::move(c);
+    if (o.tls) {
+      conn->tls.emplace(io_, *ssl_);
+      SSL* ssl = conn->tls->native_handle();
+      if (!o.ip_literal) SSL_set_tlsext_host_name(ssl, o.host.c_str());
+      if (options_.verify_peer) {
+        X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+        if (o.ip_literal) {
+          X509_VERIFY_PARAM_set1_ip_asc(param, o.host.c_str());
+        } else {
+          X509_VERIFY_PARAM_set1_host(param, o.host.c_str(), o.host.size());
+        }
+      }
+      static const unsigned char kAlpn[] = "\x08http/1.1";
+      SSL_set_alpn_protos(ssl, kAlpn, sizeof(kAlpn) - 1);
+    } else {
+      conn->plain.emplace(io_);
+    }
+    auto connect_by = std::min(conn->call->deadline,
+                               SteadyClock::now() + std::chrono::milliseconds(kMaxConnectMs));
+    if (o.ip_literal && o.resolved.empty()) {
+      beast::error_code ec;
+      auto addr = asio::ip::make_address(o.host, ec);
+      o.resolved = {tcp::endpoint(addr, static_cast<unsigned short>(std::stoi(o.port)))};
+    }
+    if (!o.resolved.empty() &&
+        (o.ip_literal || SteadyClock::now() - o.resolved_at < kResolveCacheTtl)) {
+      Connect(conn, o.resolved, connect_by);
+      return;
+    }
+    // getaddrinfo runs on Asio's resolver thread; a timer holds it to the request's deadline.
+    auto resolver = std::make_shared<tcp::resolver>(io_);
+    auto timer = std::make_shared<asio::steady_timer>(io_, connect_by);
+    timer->async_wait([resolver](beast::error_code ec) {
+      if (!ec) resolver->cancel();
+    });
+    resolver->async_resolve(
+        o.host, o.port,
+        [this, conn, resolver, timer, connect_by](beast::error_code ec,
+                                                  tcp::resolver::results_type results) {
+          timer->cancel();
+          if (conn->closed) return;
+          if (ec) {
+            bool timed_out = ec == asio::error::operation_aborted;
+            Fail(conn, timed_out ? TransportError::kTimeout : TransportError::kResolve,
+                 (timed_out ? "resolving timed out: " : "could not resolve ") + conn->origin->host +
+                     (timed_out ? "" : ": " + ec.message()));
+            return;
+          }
+          conn->origin->resolved.assign(results.begin(), results.end());
+          conn->origin->resolved_at = SteadyClock::now();
+          Connect(conn, conn->origin->resolved, connect_by);
+        });
+  }
+
+  void Connect(const std::shared_ptr<Conn>& conn, const std::vector<tcp::endpoint>& endpoints,
+               SteadyClock::time_point by) {
+    conn->lowest().expires_at(by);
+    conn->lowest().async_connect(endpoints, [this, conn](beast::error_code ec,
+                                                         const tcp::endpoint&) {
+      if (conn->closed) return;
+      if (ec) {
+        if (ec == beast::error::timeout) {
+          Fail(conn, TransportError::kTimeout, "connect timed out");
+        } else {
+          Fail(conn, TransportError::kConnect,
+               "could not connect to " + conn->origin->host_header + ": " + ec.message());
+        }
+        return;
+      }
+      beast::error_code ignored;
+      conn->lowest().socket().set_option(tcp::no_delay(true), ignored);
+      conn->lowest().socket().set_option(asio::socket_base::keep_alive(true), ignored);
+      if (!conn->tls) {
+        Write(conn);
+        return;
+      }
+      conn->lowest().expires_at(conn->call->deadline);
+      conn->tls->async_handshake(asio::ssl::stream_base::client, [this,
+                                                                  conn](beast::error_code ec) {
+        if (conn->closed) return;
+        if (ec) {
+          Fail(conn, ec == beast::error::timeout ? TransportError::kTimeout : TransportError::kTls,
+               "TLS handshake: " + ec.message());
+          return;
+        }
+        Write(conn);
+      });
+    });
+  }
+
+  void Run(const std::shared_ptr<Conn>& conn, std::unique_ptr<Call> c) {
+    conn->call = std::move(c);
+    Write(conn);
+  }
+
+  template <typename F>
+  static void WithStream(Conn& conn, F&& f) {
+    if (conn.tls) {
+      f(*conn.tls);
+    } else {
+      f(*conn.plain);
+    }
+  }
+
+  void Write(const std::shared_ptr<Conn>& conn) {
+    conn->lowest().expires_at(conn->call->deadline);
+    WithStream(*conn, [&](auto& stream) {
+      bhttp::async_write(stream, conn->call->message, [this, conn](beast::error_code ec, size_t) {
+        if (conn->closed) return;
+        if (ec) {
+          IoFailed(conn, ec, false);
+          return;
+        }
+        Read(conn);
+      });
+    });
+  }
+
+  void Read(const std::shared_ptr<Conn>& conn) {
+    Call& c = *conn->call;
+    c.parser.emplace();
+    c.parser->body_limit(kMaxBody);
+    c.parser->header_limit(kMaxHeader);
+    WithStream(*conn, [&](auto& stream) {
+      bhttp::async_read(stream, conn->buffer, *c.parser,
+                        [this, conn](beast::error_code ec, size_t) {
+                          if (conn->closed) return;
+                          if (ec) {
+                            IoFailed(conn, ec, conn->call->parser->got_some());
+                            return;
+                          }
+                          Answered(conn);
+                        });
+    });
+  }
+
+  void Answered(const std::shared_ptr<Conn>& conn) {
+    auto& parser = *conn->call->parser;
+    int status = static_cast<int>(parser.get().result_int());
+    if (status >= 100 && status < 200 && status != 101) {  // interim (100 Continue): read on
+      Read(conn);
+      return;
+    }
+    bool keep = parser.keep_alive() && status != 101;
+    HttpResponse r;
+    r.status = status;
+    for (const auto& field : parser.get()) {
+      std::string name(field.name_string());
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+      r.headers.emplace_back(std::move(name), std::string(field.value()));
+    }
+    r.body = std::move(parser.get().body());
+    std::unique_ptr<Call> c = std::move(conn->call);
+    Release(conn, keep);
+    Complete(std::move(c), std::move(r));
+  }
+
+  // A write or read failed. `answered_some`: part of an answer had arrived.
+  void IoFailed(const std::shared_ptr<Conn>& conn, const beast::error_code& ec,
+                bool answered_some) {
+    Call& c = *conn->call;
+    if (conn->reused && !answered_some && !c.retried && IsStaleConnectionError(ec)) {
+      // The peer closed the kept-alive connection before this request reached it: once more, on
+      // a new connection (the closed one's slot).
+      std::unique_ptr<Call> again = std::move(conn->call);
+      again->retried = true;
+      Origin& o = *conn->origin;
+      Close(conn);
+      Open(o, std::move(again));
+      return;
+    }
+    Fail(conn, ClassifyIo(ec), ec.message());
+  }
+
+  void Fail(const std::shared_ptr<Conn>& conn, TransportError e, std::string detail) {
+    std::unique_ptr<Call> c = std::move(conn->call);
+    Release(conn, false);
+    Complete(std::move(c), Failure(e, std::move(detail)));
+  }
+
+  // The connection's request is done: the next waiting request gets it, or it goes idle (or
+  // closes, when `keep` is false; a waiting request then gets a new connection).
+  void Release(const std::shared_ptr<Conn>& conn, bool keep) {
+    Origin& o = *conn->origin;
+    if (!keep) {
+      Close(conn);
+      if (o.waiting_count > 0 && !stopped_) Open(o, o.NextWaiting());
+      return;
+    }
+    conn->reused = true;
+    if (o.waiting_count > 0) {
+      Run(conn, o.NextWaiting());
+      return;
+    }
+    conn->idle = true;
+    conn->idle_since = SteadyClock::now();
+    uint64_t epoch = ++conn->idle_epoch;
+    conn->lowest().expires_never();
+    o.idle.push_back(conn);
+    // Readable while idle: the peer closed it (or wrote unasked); it is of no more use.
+    conn->lowest().socket().async_wait(
+        tcp::socket::wait_read, [this, conn, epoch](beast::error_code ec) {
+          if (ec || conn->closed || !conn->idle || conn->idle_epoch != epoch) {
+            return;
+          }
+          DropIdle(conn);
+        });
+  }
+
+  void DropIdle(const std::shared_ptr<Conn>& conn) {
+    auto& idle = conn->origin->idle;
+    idle.erase(std::remove(idle.begin(), idle.end(), conn), idle.end());
+    conn->idle = false;
+    Close(conn);
+  }
+
+  void Close(const std::shared_ptr<Conn>& conn) {
+    if (conn->closed) return;
+    conn->closed = true;
+    --conn->origin->open;
+    beast::error_code ec;
+    conn->lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    conn->lowest().socket().close(ec);
+    conns_.erase(conn.get());
+  }
+
+  void Complete(std::unique_ptr<Call> c, HttpResponse r) {
+    r.new_connections = c->new_connections;
+    r.elapsed_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - c->started)
+            .count();
+    HttpCallback done = std::move(c->done);
+    c.reset();
+    done(std::move(r));
+  }
+
+  // Closes connections idle past the idle timeout, every few seconds.
+  void ArmSweep() {
+    sweep_.expires_after(
+        std::chrono::milliseconds(std::clamp<int64_t>(options_.idle_timeout_ms / 4, 100, 5000)));
+    sweep_.async_wait([this](beast::error_code ec) {
+      if (ec || stopped_) return;
+      auto limit = SteadyClock::now() - std::chrono::milliseconds(options_.idle_timeout_ms);
+      for (auto& [key, o] : origins_) {
+        std::vector<std::shared_ptr<Conn>> old;
+        for (const auto& conn : o->idle) {
+          if (conn->idle_since < limit) old.push_back(conn);
+        }
+        for (const auto& conn : old) DropIdle(conn);
+      }
+      ArmSweep();
+    });
+  }
+
+  // Shutdown, on the I/O thread: every request waiting or running completes with kAborted.
+  void AbortAll() {
+    stopped_ = true;
+    sweep_.cancel();
+    std::vector<std::unique_ptr<Call>> aborted;
+    for (auto& [key, o] : origins_) {
+      while (auto c = o->NextWaiting()) aborted.push_back(std::move(c));
+      o->idle.clear();
+    }
+    auto conns = std::move(conns_);
+    for (auto& [raw, conn] : conns) {
+      if (conn->call) aborted.push_back(std::move(conn->call));
+      Close(conn);
+    }
+    for (auto& c : aborted) {
+      Complete(std::move(c), Failure(TransportError::kAborted, "the client shut down"));
+    }
+  }
+
+  BeastHttpClientOptions options_;
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::optional<asio::ssl::context> ssl_;  // I/O thread only: Tls()
+  std::string ca_error_;  // why the CA bundle could not be read (every TLS request fails so)
+  asio::steady_timer sweep_;
+  std::unordered_map<std::string, std::unique_ptr<Origin>> origins_;  // I/O thread only
+  std::unordered_map<Conn*, std::shared_ptr<Conn>> conns_;            // I/O thread only: open
+  bool stopped_ = false;                                              // I/O thread only
+  std::mutex mu_;
+  bool stopping_ = false;  // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+// HTTP/1.1 on one client, HTTP/2 on libcurl.
+class RoutingHttpClient final : public HttpClient {
+ public:
+  RoutingHttpClient(std::unique_ptr<HttpClient> http1, std::unique_ptr<HttpClient> http2)
+      : http1_(std::move(http1)), http2_(std::move(http2)) {}
+  void Send(HttpRequest request, HttpCallback done) override {
+    (request.http2 ? http2_ : http1_)->Send(std::move(request), std::move(done));
+  }
+  void Post(std::function<void()> fn) override { http1_->Post(std::move(fn)); }
+  void Shutdown() override {
+    http1_->Shutdown();
+    http2_->Shutdown();
+  }
+
+ private:
+  std::unique_ptr<HttpClient> http1_;
+  std::unique_ptr<HttpClient> http2_;
+};
+
+}  // namespace
+
+std::unique_ptr<HttpClient> MakeBeastHttpClient(BeastHttpClientOptions options) {
+  return std::make_unique<BeastHttpClient>(std::move(options));
+}
+
+std::unique_ptr<HttpClient> MakeHttpClient(HttpClientOptions options) {
+  CurlHttpClientOptions curl;
+  curl.loop.max_host_connections = options.max_host_connections;
+  curl.ca_file = options.ca_file;
+  curl.verify_peer = options.verify_peer;
+  curl.user_agent = options.user_agent;
+  if (options.engine == "curl") return MakeCurlHttpClient(std::move(curl));
+  BeastHttpClientOptions beast;
+  beast.max_host_connections = options.max_host_connections;
+  beast.idle_timeout_ms = options.idle_timeout_ms;
+  beast.ca_file = options.ca_file;
+  beast.verify_peer = options.verify_peer;
+  beast.user_agent = options.user_agent;
+  return std::make_unique<RoutingHttpClient>(MakeBeastHttpClient(std::move(beast)),
+                                             MakeCurlHttpClient(std::move(curl)));
+}
+
+}  // namespace reach::transport
