@@ -563,12 +563,21 @@ class BeastHttpClient final : public HttpClient {
     sweep_.async_wait([this](beast::error_code ec) {
       if (ec || stopped_) return;
       auto limit = SteadyClock::now() - std::chrono::milliseconds(options_.idle_timeout_ms);
-      for (auto& [key, o] : origins_) {
+      for (auto it = origins_.begin(); it != origins_.end();) {
+        Origin& o = *it->second;
         std::vector<std::shared_ptr<Conn>> old;
-        for (const auto& conn : o->idle) {
+        for (const auto& conn : o.idle) {
           if (conn->idle_since < limit) old.push_back(conn);
         }
         for (const auto& conn : old) DropIdle(conn);
+        // A peer with nothing open or waiting is forgotten (a message's own webhook_url may name
+        // any number of hosts). Closed connections still hold a pointer to it, but their
+        // handlers return before they read it.
+        if (o.open == 0 && o.waiting_count == 0) {
+          it = origins_.erase(it);
+        } else {
+          ++it;
+        }
       }
       ArmSweep();
     });

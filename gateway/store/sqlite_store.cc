@@ -161,6 +161,11 @@ Status SqliteStore::Init() {
       q.bind(1, clock_.NowMs());
       q.exec();
     }
+    {
+      SQLite::Statement q(*wdb_, "SELECT count(*) FROM messages WHERE status=0");
+      if (q.executeStep()) queued_ = q.getColumn(0).getInt64();
+      sending_ = 0;
+    }
 
     begin_ = std::make_unique<SQLite::Statement>(*wdb_, "BEGIN IMMEDIATE");
     commit_ = std::make_unique<SQLite::Statement>(*wdb_, "COMMIT");
@@ -185,10 +190,11 @@ Status SqliteStore::Init() {
         *wdb_, "UPDATE messages SET status=0 WHERE status=1 AND due_at<=?1");
     expire_ = std::make_unique<SQLite::Statement>(
         *wdb_, "UPDATE messages SET status=6, reason='ttl expired', updated_at=?2 WHERE id=?1");
-    complete_ = std::make_unique<SQLite::Statement>(
-        *wdb_,
+    const std::string complete_sql =
         "UPDATE messages SET status=?2, due_at=?3, channel_index=?4, attempt_count=?5, "
-        "final_channel=?6, reason=?7, updated_at=?8 WHERE id=?1");
+        "final_channel=?6, reason=?7, updated_at=?8 WHERE id=?1";
+    complete_ = std::make_unique<SQLite::Statement>(*wdb_, complete_sql);
+    complete_sending_ = std::make_unique<SQLite::Statement>(*wdb_, complete_sql + " AND status=1");
     insert_attempt_ = std::make_unique<SQLite::Statement>(
         *wdb_,
         "INSERT INTO attempts(message_id, at, channel, provider, outcome, provider_message_id, "
@@ -280,6 +286,7 @@ void SqliteStore::WriterLoop() {
       Run(*begin_);
       try {
         // The common case: every operation succeeds, and the group needs no savepoints.
+        delta_ = {};
         for (Op& op : batch) std::visit([this](auto& o) { Execute(o); }, op);
       } catch (const SQLite::Exception&) {
         // One operation failed. Undo the group and run it again with a savepoint around each
@@ -287,9 +294,11 @@ void SqliteStore::WriterLoop() {
         ResetStatements();
         Run(*rollback_);
         for (Op& op : batch) ClearOutputs(op);
+        delta_ = {};
         Run(*begin_);
         for (Op& op : batch) {
           Run(*savepoint_);
+          Counts before = delta_;
           try {
             std::visit([this](auto& o) { Execute(o); }, op);
             Run(*release_);
@@ -297,12 +306,15 @@ void SqliteStore::WriterLoop() {
             ResetStatements();
             Run(*rollback_to_);
             Run(*release_);
+            delta_ = before;
             Finish(op, Status::Internal(std::string("store: ") + e.what()));
             op = CancelOp{0, 0, nullptr, Status::Ok()};  // already answered
           }
         }
       }
       Run(*commit_);
+      queued_.fetch_add(delta_.queued, std::memory_order_relaxed);
+      sending_.fetch_add(delta_.sending, std::memory_order_relaxed);
       healthy_.store(true, std::memory_order_relaxed);
     } catch (const std::exception& e) {
       try {
@@ -434,6 +446,7 @@ void SqliteStore::Execute(EnqueueOp& op) {
     q.bindNoCopy(11, m.request_hash);
     q.bind(12, m.due_at_ms > now ? 1 : 0);
     q.exec();
+    Count(0, 1);
     op.results.push_back({Status::Ok(), wdb_->getLastInsertRowid(), false});
   }
 }
@@ -448,6 +461,7 @@ void SqliteStore::ClaimInto(SQLite::Statement& select, ClaimOp& op, int64_t leas
       expire_->bind(1, m.id);
       expire_->bind(2, op.now_ms);
       expire_->exec();
+      Count(0, -1);
       continue;
     }
     claim_update_->reset();
@@ -455,6 +469,8 @@ void SqliteStore::ClaimInto(SQLite::Statement& select, ClaimOp& op, int64_t leas
     claim_update_->bind(2, lease_until);
     claim_update_->bind(3, op.now_ms);
     claim_update_->exec();
+    Count(0, -1);
+    Count(1, 1);
     m.status = MessageStatus::kSending;
     m.due_at_ms = lease_until;
     op.results.push_back(std::move(m));
@@ -466,7 +482,9 @@ void SqliteStore::Execute(ClaimOp& op) {
     // Leases that ran out (a send that never completed) become due again.
     lease_sweep_->reset();
     lease_sweep_->bind(1, op.now_ms);
-    lease_sweep_->exec();
+    int swept = lease_sweep_->exec();
+    Count(1, -swept);
+    Count(0, swept);
     next_lease_sweep_ms_ = op.now_ms + std::max(250, options_.lease_ms / 10);
   }
   int64_t lease_until = op.now_ms + options_.lease_ms;
@@ -483,8 +501,7 @@ void SqliteStore::Execute(ClaimOp& op) {
 
 void SqliteStore::Execute(CompleteOp& op) {
   int64_t now = clock_.NowMs();
-  for (const Completion& c : op.completions) {
-    SQLite::Statement& q = *complete_;
+  auto complete = [&](SQLite::Statement& q, const Completion& c) {
     q.reset();
     q.bind(1, c.id);
     q.bind(2, static_cast<int>(c.status));
@@ -494,7 +511,23 @@ void SqliteStore::Execute(CompleteOp& op) {
     q.bindNoCopy(6, c.final_channel);
     q.bindNoCopy(7, c.reason);
     q.bind(8, now);
-    q.exec();
+    return q.exec();
+  };
+  for (const Completion& c : op.completions) {
+    // The message is being sent (status 1), but for a send that outlived its lease: then it may
+    // be queued again, or even done, and the counts move from what it is.
+    if (complete(*complete_sending_, c) == 1) {
+      Count(1, -1);
+    } else {
+      find_status_->reset();
+      find_status_->bind(1, c.id);
+      int old = find_status_->executeStep() ? find_status_->getColumn(0).getInt() : -1;
+      find_status_->reset();
+      if (old < 0) continue;
+      complete(*complete_, c);
+      Count(old, -1);
+    }
+    Count(static_cast<int>(c.status), 1);
     if (c.attempt) {
       const AttemptRecord& a = *c.attempt;
       SQLite::Statement& ia = *insert_attempt_;
@@ -518,6 +551,7 @@ void SqliteStore::Execute(CancelOp& op) {
   cancel_->bind(1, op.id);
   cancel_->bind(2, op.now_ms);
   if (cancel_->exec() == 1) {
+    Count(0, -1);
     op.result = Status::Ok();
     return;
   }
@@ -589,13 +623,8 @@ Result<StoreStats> SqliteStore::Stats() {
   std::lock_guard<std::mutex> lock(read_mu_);
   try {
     StoreStats s;
-    SQLite::Statement q(*rdb_,
-                        "SELECT status, count(*) FROM messages WHERE status IN (0,1) "
-                        "GROUP BY status");
-    while (q.executeStep()) {
-      if (q.getColumn(0).getInt() == 0) s.queued = q.getColumn(1).getInt64();
-      if (q.getColumn(0).getInt() == 1) s.sending = q.getColumn(1).getInt64();
-    }
+    s.queued = queued_.load(std::memory_order_relaxed);
+    s.sending = sending_.load(std::memory_order_relaxed);
     SQLite::Statement t(*rdb_, "SELECT max(id) FROM messages");
     if (t.executeStep() && !t.getColumn(0).isNull()) s.total = t.getColumn(0).getInt64();
     return s;

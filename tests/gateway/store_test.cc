@@ -251,6 +251,57 @@ TEST_F(StoreTest, FailingOperationDoesNotTakeItsGroupDown) {
   }
 }
 
+// Stats keeps the queued and sending counts as they change (no COUNT per /metrics scrape); after
+// every kind of change they must equal what the table says, across a reopen too.
+TEST_F(StoreTest, QueuedAndSendingCountsFollowEveryChange) {
+  auto expect_counts = [&](const char* after) {
+    SQLite::Database db((dir_ / "reach.db").string(), SQLite::OPEN_READONLY);
+    auto count = [&](int status) {
+      return db.execAndGet("SELECT count(*) FROM messages WHERE status=" + std::to_string(status))
+          .getInt64();
+    };
+    auto st = store_->Stats();
+    ASSERT_TRUE(st.ok());
+    EXPECT_EQ(st->queued, count(0)) << after;
+    EXPECT_EQ(st->sending, count(1)) << after;
+  };
+  NewMessage ttl = Msg(9);
+  ttl.expires_at_ms = clock_.NowMs() + 500;
+  ttl.due_at_ms = clock_.NowMs() + 1000;
+  auto ids = Enqueue({Msg(), Msg(), Msg(), Msg(), Msg(1, clock_.NowMs() + 60'000), ttl});
+  auto dup = Enqueue({Msg(5, 0, "k", "h"), Msg(5, 0, "k", "h")});  // the second is the first
+  expect_counts("enqueue");
+  EXPECT_EQ(store_->Stats()->queued, 7);
+  ASSERT_TRUE(Cancel(ids[0].id).ok());
+  expect_counts("cancel");
+  clock_.Advance(1000);
+  auto claimed = Claim(3);  // the ttl message expires instead of being claimed
+  ASSERT_EQ(claimed.size(), 3u);
+  expect_counts("claim and ttl expiry");
+  EXPECT_EQ(store_->Stats()->sending, 3);
+  auto completion = [](int64_t id, MessageStatus status, int64_t due = 0) {
+    Completion c;
+    c.id = id;
+    c.status = status;
+    c.due_at_ms = due;
+    return c;
+  };
+  Completion sent = completion(claimed[0].id, MessageStatus::kSent);
+  Completion retry = completion(claimed[1].id, MessageStatus::kQueued, clock_.NowMs() + 5000);
+  ASSERT_TRUE(Complete({sent, retry}).ok());
+  expect_counts("complete: sent and retry");
+  clock_.Advance(11'000);  // claimed[2]'s lease runs out; the sweep makes it queued again
+  auto again = Claim(10);
+  expect_counts("lease sweep and claim");
+  // The send that outlived its lease ends after all: counted from what the row is now.
+  Completion late = completion(claimed[2].id, MessageStatus::kFailed);
+  ASSERT_TRUE(Complete({late}).ok());
+  expect_counts("completion after the lease ran out");
+  Reopen();  // leased rows are released
+  expect_counts("reopen");
+  EXPECT_EQ(store_->Stats()->sending, 0);
+}
+
 // Checkpoints run on the store's own thread (the writer's WAL hook replaces SQLite's automatic
 // checkpoint): pages must still reach the database file, and the WAL must start over rather
 // than grow with everything ever written.
