@@ -21,9 +21,8 @@
 
 namespace {
 
-// The queue schema itself (gateway/store/schema.h), so the ceiling inserts the same rows into
-// the same table and indexes as reachd.
-constexpr const char* kSchema = reach::store::kMigrations[0];
+// The queue schema itself (gateway/store/schema.h, every migration), so the ceiling inserts the
+// same rows into the same table and indexes as reachd.
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -77,7 +76,7 @@ int main(int argc, char** argv) {
     db.exec(sync == "full" ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
     db.exec("PRAGMA cache_size=-65536");
     db.exec("PRAGMA temp_store=MEMORY");
-    db.exec(kSchema);
+    for (const char* migration : reach::store::kMigrations) db.exec(migration);
     SQLite::Statement insert(
         db,
         "INSERT INTO messages(status, priority, due_at, created_at, updated_at, expires_at, "

@@ -50,6 +50,15 @@ CREATE TABLE template_versions(
   PRIMARY KEY(name, version)
 );
 )sql",
+    // Version 2: the due index holds queued rows only, and leased rows have their own. Indexed
+    // on (status, priority, due_at), every message stayed in the index for good and each status
+    // change moved its entry (claim and completion: two deletes and two inserts); now a claim
+    // deletes one entry, a completion touches none, and the index is as small as the backlog.
+    R"sql(
+DROP INDEX messages_due;
+CREATE INDEX messages_queued ON messages(priority, due_at) WHERE status=0;
+CREATE INDEX messages_leased ON messages(due_at) WHERE status=1;
+)sql",
 };
 
 }  // namespace reach::store
