@@ -5,6 +5,7 @@
 #include <future>
 #include <thread>
 
+#include "gateway/store/schema.h"
 #include "gateway/store/sqlite_store.h"
 #include "tests/fakes/fake_clock.h"
 
@@ -249,6 +250,38 @@ TEST_F(StoreTest, FailingOperationDoesNotTakeItsGroupDown) {
     auto m = store_->Get(r.id);
     ASSERT_TRUE(m.ok()) << m.status().ToString();
   }
+}
+
+// A store written by an older reachd (schema v1) is migrated on open: its messages are kept, the
+// queued ones are claimable through the new index, and the leased ones are released.
+TEST_F(StoreTest, AVersionOneStoreIsMigratedAndKeepsItsMessages) {
+  store_.reset();
+  std::filesystem::remove_all(dir_);
+  std::filesystem::create_directories(dir_);
+  {
+    SQLite::Database db((dir_ / "reach.db").string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec("CREATE TABLE schema_version(version INTEGER NOT NULL)");
+    db.exec(kMigrations[0]);
+    db.exec("INSERT INTO schema_version VALUES(1)");
+    const char* row =
+        "INSERT INTO messages(status, priority, due_at, created_at, updated_at, template, "
+        "template_version, channels, category, payload) VALUES(%d, 5, %lld, 0, 0, 'welcome', "
+        "'v1', 'email', 'transactional', '{}')";
+    char sql[512];
+    for (int status : {0, 1, 2}) {
+      snprintf(sql, sizeof(sql), row, status, static_cast<long long>(clock_.NowMs()));
+      db.exec(sql);
+    }
+  }
+  Reopen();
+  EXPECT_EQ(store_->Stats()->queued, 2);  // the queued one and the released lease
+  EXPECT_EQ(Claim(10).size(), 2u);
+  SQLite::Database db((dir_ / "reach.db").string(), SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("SELECT version FROM schema_version").getInt(),
+            static_cast<int>(std::size(kMigrations)));
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM sqlite_master WHERE name='messages_due'").getInt(),
+            0);
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM messages").getInt(), 3);
 }
 
 // Stats keeps the queued and sending counts as they change (no COUNT per /metrics scrape); after
