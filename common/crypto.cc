@@ -1,8 +1,8 @@
 #include "common/crypto.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/core_names.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
@@ -29,9 +29,8 @@ std::string Hmac(const char* digest, std::string_view key, std::string_view data
     if (!mac) throw std::runtime_error("OpenSSL has no HMAC");
     EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(mac);
     EVP_MAC_free(mac);
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string("digest", const_cast<char*>(digest), 0),
-        OSSL_PARAM_construct_end()};
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", const_cast<char*>(digest), 0),
+                           OSSL_PARAM_construct_end()};
     if (!ctx || EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(),
                              params) != 1) {
       EVP_MAC_CTX_free(ctx);
@@ -44,10 +43,10 @@ std::string Hmac(const char* digest, std::string_view key, std::string_view data
   EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(cached.ctx);
   unsigned char out[EVP_MAX_MD_SIZE];
   size_t len = 0;
-  bool ok = ctx &&
-            EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()),
-                           data.size()) == 1 &&
-            EVP_MAC_final(ctx, out, &len, sizeof(out)) == 1;
+  bool ok =
+      ctx &&
+      EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1 &&
+      EVP_MAC_final(ctx, out, &len, sizeof(out)) == 1;
   EVP_MAC_CTX_free(ctx);
   if (!ok) throw std::runtime_error(std::string("HMAC-") + digest + " failed");
   return std::string(reinterpret_cast<char*>(out), len);
