@@ -164,7 +164,6 @@ Status SqliteStore::Init() {
     {
       SQLite::Statement q(*wdb_, "SELECT count(*) FROM messages WHERE status=0");
       if (q.executeStep()) queued_ = q.getColumn(0).getInt64();
-      sending_ = 0;
     }
 
     begin_ = std::make_unique<SQLite::Statement>(*wdb_, "BEGIN IMMEDIATE");
@@ -180,29 +179,31 @@ Status SqliteStore::Init() {
         "scheduled) VALUES(0, ?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
     find_idem_ = std::make_unique<SQLite::Statement>(
         *wdb_, "SELECT id, request_hash FROM messages WHERE idem_key=?1");
-    claim_select_ = std::make_unique<SQLite::Statement>(
+    // From a cursor (due, id): the rest of its due time, then the later ones up to now. Two
+    // queries, because SQLite seeks the index on a row value's first column only, and
+    // (due_at, id) > (?, ?) scanned every row of the cursor's due time (a batch shares one).
+    claim_same_due_ = std::make_unique<SQLite::Statement>(
         *wdb_, std::string("SELECT ") + kMessageColumns +
-                   " FROM messages WHERE status=0 AND priority=?1 AND due_at<=?2 "
-                   "ORDER BY due_at LIMIT ?3");
-    claim_update_ = std::make_unique<SQLite::Statement>(
-        *wdb_, "UPDATE messages SET status=1, due_at=?2, updated_at=?3 WHERE id=?1");
-    lease_sweep_ = std::make_unique<SQLite::Statement>(
-        *wdb_, "UPDATE messages SET status=0 WHERE status=1 AND due_at<=?1");
+                   " FROM messages WHERE status=0 AND priority=?1 AND due_at=?2 AND id>?3 "
+                   "ORDER BY id LIMIT ?4");
+    claim_later_ = std::make_unique<SQLite::Statement>(
+        *wdb_, std::string("SELECT ") + kMessageColumns +
+                   " FROM messages WHERE status=0 AND priority=?1 AND due_at>?2 AND due_at<=?3 "
+                   "ORDER BY due_at, id LIMIT ?4");
     expire_ = std::make_unique<SQLite::Statement>(
         *wdb_, "UPDATE messages SET status=6, reason='ttl expired', updated_at=?2 WHERE id=?1");
     const std::string complete_sql =
         "UPDATE messages SET status=?2, due_at=?3, channel_index=?4, attempt_count=?5, "
         "final_channel=?6, reason=?7, updated_at=?8 WHERE id=?1";
     complete_ = std::make_unique<SQLite::Statement>(*wdb_, complete_sql);
-    complete_sending_ = std::make_unique<SQLite::Statement>(*wdb_, complete_sql + " AND status=1");
     insert_attempt_ = std::make_unique<SQLite::Statement>(
         *wdb_,
         "INSERT INTO attempts(message_id, at, channel, provider, outcome, provider_message_id, "
         "code, detail) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     cancel_ = std::make_unique<SQLite::Statement>(
         *wdb_, "UPDATE messages SET status=7, updated_at=?2 WHERE id=?1 AND status=0");
-    find_status_ =
-        std::make_unique<SQLite::Statement>(*wdb_, "SELECT status FROM messages WHERE id=?1");
+    find_status_ = std::make_unique<SQLite::Statement>(
+        *wdb_, "SELECT status, priority FROM messages WHERE id=?1");
     save_template_ = std::make_unique<SQLite::Statement>(
         *wdb_,
         "INSERT OR IGNORE INTO template_versions(name, version, source, created_at) "
@@ -293,6 +294,9 @@ void SqliteStore::WriterLoop() {
         // operation, so the failing one is rolled back alone and the rest still commit.
         ResetStatements();
         Run(*rollback_);
+        for (Op& op : batch) {
+          if (auto* c = std::get_if<ClaimOp>(&op)) UndoClaim(*c);
+        }
         for (Op& op : batch) ClearOutputs(op);
         delta_ = {};
         Run(*begin_);
@@ -307,6 +311,7 @@ void SqliteStore::WriterLoop() {
             Run(*rollback_to_);
             Run(*release_);
             delta_ = before;
+            if (auto* c = std::get_if<ClaimOp>(&op)) UndoClaim(*c);
             Finish(op, Status::Internal(std::string("store: ") + e.what()));
             op = CancelOp{0, 0, nullptr, Status::Ok()};  // already answered
           }
@@ -314,7 +319,6 @@ void SqliteStore::WriterLoop() {
       }
       Run(*commit_);
       queued_.fetch_add(delta_.queued, std::memory_order_relaxed);
-      sending_.fetch_add(delta_.sending, std::memory_order_relaxed);
       healthy_.store(true, std::memory_order_relaxed);
     } catch (const std::exception& e) {
       try {
@@ -324,6 +328,9 @@ void SqliteStore::WriterLoop() {
       }
       healthy_.store(false, std::memory_order_relaxed);
       txn_status = Status::Unavailable(std::string("store commit failed: ") + e.what());
+      for (Op& op : batch) {
+        if (auto* c = std::get_if<ClaimOp>(&op)) UndoClaim(*c);
+      }
     }
     for (Op& op : batch) Finish(op, txn_status);
   }
@@ -447,15 +454,36 @@ void SqliteStore::Execute(EnqueueOp& op) {
     q.bind(12, m.due_at_ms > now ? 1 : 0);
     q.exec();
     Count(0, 1);
-    op.results.push_back({Status::Ok(), wdb_->getLastInsertRowid(), false});
+    int64_t id = wdb_->getLastInsertRowid();
+    Rewind(m.priority, m.due_at_ms, id);
+    op.results.push_back({Status::Ok(), id, false});
   }
 }
 
-void SqliteStore::ClaimInto(SQLite::Statement& select, ClaimOp& op, int64_t lease_until) {
+void SqliteStore::Rewind(int priority, int64_t due, int64_t id) {
+  Cursor& c = cursors_[std::clamp(priority, 0, 9)];
+  if (due < c.due || (due == c.due && id <= c.id)) c = {due, id - 1};
+}
+
+void SqliteStore::UndoClaim(ClaimOp& op) {
+  {
+    std::lock_guard<std::mutex> lock(lease_mu_);
+    for (const StoredMessage& m : op.results) leased_.erase(m.id);
+  }
+  for (Cursor& c : cursors_) c = Cursor{};
+}
+
+int SqliteStore::ClaimInto(SQLite::Statement& select, int priority, int want, ClaimOp& op,
+                           int64_t lease_until) {
+  select.bind(4, want);
   std::vector<StoredMessage> rows;
   while (select.executeStep()) rows.push_back(ReadMessage(select));
   select.reset();
+  Cursor& cursor = cursors_[priority];
+  std::lock_guard<std::mutex> lock(lease_mu_);
   for (StoredMessage& m : rows) {
+    cursor = {m.due_at_ms, m.id};
+    if (leased_.count(m.id)) continue;  // in flight (the cursor went back past it)
     if (m.expires_at_ms && *m.expires_at_ms <= op.now_ms) {
       expire_->reset();
       expire_->bind(1, m.id);
@@ -464,38 +492,48 @@ void SqliteStore::ClaimInto(SQLite::Statement& select, ClaimOp& op, int64_t leas
       Count(0, -1);
       continue;
     }
-    claim_update_->reset();
-    claim_update_->bind(1, m.id);
-    claim_update_->bind(2, lease_until);
-    claim_update_->bind(3, op.now_ms);
-    claim_update_->exec();
-    Count(0, -1);
-    Count(1, 1);
+    leased_[m.id] = Lease{lease_until, priority, m.due_at_ms};
     m.status = MessageStatus::kSending;
     m.due_at_ms = lease_until;
     op.results.push_back(std::move(m));
   }
+  return static_cast<int>(rows.size());
 }
 
 void SqliteStore::Execute(ClaimOp& op) {
   if (op.now_ms >= next_lease_sweep_ms_) {
-    // Leases that ran out (a send that never completed) become due again.
-    lease_sweep_->reset();
-    lease_sweep_->bind(1, op.now_ms);
-    int swept = lease_sweep_->exec();
-    Count(1, -swept);
-    Count(0, swept);
+    // Leases that ran out (a send that never completed): those messages are due again.
+    std::lock_guard<std::mutex> lock(lease_mu_);
+    for (auto it = leased_.begin(); it != leased_.end();) {
+      if (it->second.until <= op.now_ms) {
+        Rewind(it->second.priority, it->second.due, it->first);
+        it = leased_.erase(it);
+      } else {
+        ++it;
+      }
+    }
     next_lease_sweep_ms_ = op.now_ms + std::max(250, options_.lease_ms / 10);
   }
   int64_t lease_until = op.now_ms + options_.lease_ms;
   for (int priority = 9; priority >= 0; --priority) {
-    int want = op.limit - static_cast<int>(op.results.size());
-    if (want <= 0) break;
-    claim_select_->reset();
-    claim_select_->bind(1, priority);
-    claim_select_->bind(2, op.now_ms);
-    claim_select_->bind(3, want);
-    ClaimInto(*claim_select_, op, lease_until);
+    for (;;) {
+      int want = op.limit - static_cast<int>(op.results.size());
+      if (want <= 0) break;
+      const Cursor c = cursors_[priority];
+      claim_same_due_->reset();
+      claim_same_due_->bind(1, priority);
+      claim_same_due_->bind(2, c.due);
+      claim_same_due_->bind(3, c.id);
+      int got = ClaimInto(*claim_same_due_, priority, want, op, lease_until);
+      if (got < want) {
+        claim_later_->reset();
+        claim_later_->bind(1, priority);
+        claim_later_->bind(2, c.due);
+        claim_later_->bind(3, op.now_ms);
+        int more = ClaimInto(*claim_later_, priority, want - got, op, lease_until);
+        if (more < want - got) break;  // nothing more is due at this priority
+      }
+    }
   }
 }
 
@@ -514,20 +552,30 @@ void SqliteStore::Execute(CompleteOp& op) {
     return q.exec();
   };
   for (const Completion& c : op.completions) {
-    // The message is being sent (status 1), but for a send that outlived its lease: then it may
-    // be queued again, or even done, and the counts move from what it is.
-    if (complete(*complete_sending_, c) == 1) {
-      Count(1, -1);
-    } else {
+    // A leased message is queued (0) in the file. One whose lease ran out (a send that outlived
+    // it) may be anything by now: its counts move from what the row is.
+    std::optional<Lease> lease;
+    {
+      std::lock_guard<std::mutex> lock(lease_mu_);
+      if (auto it = leased_.find(c.id); it != leased_.end()) {
+        lease = it->second;
+        leased_.erase(it);
+      }
+    }
+    int old = 0;
+    int priority = lease ? lease->priority : 0;
+    if (!lease) {
       find_status_->reset();
       find_status_->bind(1, c.id);
-      int old = find_status_->executeStep() ? find_status_->getColumn(0).getInt() : -1;
+      old = find_status_->executeStep() ? find_status_->getColumn(0).getInt() : -1;
+      if (old >= 0) priority = find_status_->getColumn(1).getInt();
       find_status_->reset();
       if (old < 0) continue;
-      complete(*complete_, c);
-      Count(old, -1);
     }
+    complete(*complete_, c);
+    Count(old, -1);
     Count(static_cast<int>(c.status), 1);
+    if (c.status == MessageStatus::kQueued) Rewind(priority, c.due_at_ms, c.id);
     if (c.attempt) {
       const AttemptRecord& a = *c.attempt;
       SQLite::Statement& ia = *insert_attempt_;
@@ -547,6 +595,13 @@ void SqliteStore::Execute(CompleteOp& op) {
 
 void SqliteStore::Execute(CancelOp& op) {
   if (op.id == 0) return;
+  {
+    std::lock_guard<std::mutex> lock(lease_mu_);
+    if (leased_.count(op.id)) {
+      op.result = Status::FailedPrecondition("message is already sending");
+      return;
+    }
+  }
   cancel_->reset();
   cancel_->bind(1, op.id);
   cancel_->bind(2, op.now_ms);
@@ -584,6 +639,14 @@ Result<MessageDetail> SqliteStore::Get(int64_t id) {
     q.bind(1, id);
     if (!q.executeStep()) return Status::NotFound("no message " + ExternalId(id));
     d.message = ReadMessage(q);
+    {
+      std::lock_guard<std::mutex> lease_lock(lease_mu_);
+      if (auto it = leased_.find(id);
+          it != leased_.end() && d.message.status == MessageStatus::kQueued) {
+        d.message.status = MessageStatus::kSending;
+        d.message.due_at_ms = it->second.until;
+      }
+    }
     SQLite::Statement a(*rdb_,
                         "SELECT at, channel, provider, outcome, provider_message_id, code, detail "
                         "FROM attempts WHERE message_id=?1 ORDER BY rowid");
@@ -623,8 +686,11 @@ Result<StoreStats> SqliteStore::Stats() {
   std::lock_guard<std::mutex> lock(read_mu_);
   try {
     StoreStats s;
-    s.queued = queued_.load(std::memory_order_relaxed);
-    s.sending = sending_.load(std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lease_lock(lease_mu_);
+      s.sending = static_cast<int64_t>(leased_.size());
+    }
+    s.queued = queued_.load(std::memory_order_relaxed) - s.sending;
     SQLite::Statement t(*rdb_, "SELECT max(id) FROM messages");
     if (t.executeStep() && !t.getColumn(0).isNull()) s.total = t.getColumn(0).getInt64();
     return s;

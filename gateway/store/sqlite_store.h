@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <variant>
 
 #include "common/clock.h"
@@ -32,6 +33,12 @@ class SqliteStore final : public Store {
   // Opens (creating or migrating the schema) and starts the writer. Messages left kSending by a
   // previous process are made due again at once: their sends may or may not have happened
   // (delivery is at-least-once across a crash).
+  //
+  // Leases are kept in memory: one reachd owns a SQLite store, so a claimed message stays
+  // queued (status 0) in the file while it is being sent, and a crash leaves it due, as an
+  // expired lease would. (Writing the lease cost a row rewrite and two index changes per
+  // message, a third of the store's work in dispatch.) Get and Stats show it as kSending. A
+  // shared queue (PostgreSQL, later) keeps its leases in the database instead.
   static Result<std::unique_ptr<SqliteStore>> Open(const SqliteStoreOptions& options,
                                                    const Clock& clock);
   ~SqliteStore() override;
@@ -92,7 +99,13 @@ class SqliteStore final : public Store {
   void Execute(CancelOp& op);
   void Execute(TemplateOp& op);
   void Finish(Op& op, const Status& txn_status);
-  void ClaimInto(SQLite::Statement& select, ClaimOp& op, int64_t lease_until);
+  // Runs `select` (bound but for its LIMIT, ?4) for up to `want` rows; leases them into `op`.
+  // Returns how many rows the query gave (leased, in flight already, or expired).
+  int ClaimInto(SQLite::Statement& select, int priority, int want, ClaimOp& op,
+                int64_t lease_until);
+  // An operation that leased messages was rolled back: its leases go, and the claim cursors
+  // start over (rows they passed may be claimable again).
+  void UndoClaim(ClaimOp& op);
 
   SqliteStoreOptions options_;
   const Clock& clock_;
@@ -109,26 +122,41 @@ class SqliteStore final : public Store {
   // Transaction control, prepared once (sqlite3_exec would parse them again for every group
   // and every operation in it).
   std::unique_ptr<SQLite::Statement> begin_, commit_, rollback_, savepoint_, release_, rollback_to_;
-  std::unique_ptr<SQLite::Statement> insert_, find_idem_, claim_select_, claim_update_,
-      lease_sweep_, expire_, complete_, insert_attempt_, cancel_, find_status_, save_template_;
+  std::unique_ptr<SQLite::Statement> insert_, find_idem_, claim_same_due_, claim_later_, expire_,
+      complete_, insert_attempt_, cancel_, find_status_, save_template_;
   int64_t next_lease_sweep_ms_ = 0;
 
-  // How many messages are queued (status 0) and sending (1), kept as they change, so Stats (the
-  // queue-depth gauge on every /metrics scrape) costs nothing: a COUNT over a million-message
+  // The leases (see Open). Each priority's claims walk the queued index in (due_at, id) order
+  // from a cursor, the last row they passed: every queued row at or before it is leased, so the
+  // messages in flight are not read again on every claim. A row that becomes claimable before
+  // the cursor (a retry, an expired lease, an enqueue with an earlier due time) moves it back.
+  struct Lease {
+    int64_t until;
+    int priority;
+    int64_t due;  // the row's due_at, where the cursor must go back to when the lease runs out
+  };
+  struct Cursor {
+    int64_t due = INT64_MIN;
+    int64_t id = 0;
+  };
+  void Rewind(int priority, int64_t due, int64_t id);  // writer thread, lease_mu_ not needed
+  Cursor cursors_[10];                                 // writer thread only
+  mutable std::mutex lease_mu_;                        // the writer changes leased_; Get reads
+  std::unordered_map<int64_t, Lease> leased_;          // GUARDED_BY(lease_mu_)
+
+  // How many messages are queued (status 0, leased ones included), kept as they change, so Stats
+  // (the queue-depth gauge on every /metrics scrape) costs nothing: a COUNT over a million-message
   // backlog took ~14 ms of the API thread. Counted once at Open; each transaction's changes
   // (`delta_`, writer thread) are applied when it commits, and dropped with an operation that
   // rolls back.
   struct Counts {
     int64_t queued = 0;
-    int64_t sending = 0;
   };
   void Count(int status, int64_t n) {
     if (status == 0) delta_.queued += n;
-    if (status == 1) delta_.sending += n;
   }
   Counts delta_;
-  std::atomic<int64_t> queued_{0}, sending_{0};
-  std::unique_ptr<SQLite::Statement> complete_sending_;
+  std::atomic<int64_t> queued_{0};  // status 0 in the file: queued, leased ones included
 
   std::mutex read_mu_;
   std::unique_ptr<SQLite::Database> rdb_;  // GUARDED_BY(read_mu_)

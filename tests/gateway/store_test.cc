@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <future>
+#include <set>
 #include <thread>
 
 #include "gateway/store/schema.h"
@@ -284,34 +285,34 @@ TEST_F(StoreTest, AVersionOneStoreIsMigratedAndKeepsItsMessages) {
   EXPECT_EQ(db.execAndGet("SELECT count(*) FROM messages").getInt(), 3);
 }
 
-// Stats keeps the queued and sending counts as they change (no COUNT per /metrics scrape); after
-// every kind of change they must equal what the table says, across a reopen too.
+// Stats keeps the queued and sending counts as they change (no COUNT per /metrics scrape), and
+// leases live in memory (a leased message stays status 0 in the file). After every kind of
+// change: `sending` is what is leased, and queued + sending is what the file holds as status 0.
 TEST_F(StoreTest, QueuedAndSendingCountsFollowEveryChange) {
-  auto expect_counts = [&](const char* after) {
+  auto expect_counts = [&](const char* after, int64_t queued, int64_t sending) {
     SQLite::Database db((dir_ / "reach.db").string(), SQLite::OPEN_READONLY);
-    auto count = [&](int status) {
-      return db.execAndGet("SELECT count(*) FROM messages WHERE status=" + std::to_string(status))
-          .getInt64();
-    };
     auto st = store_->Stats();
     ASSERT_TRUE(st.ok());
-    EXPECT_EQ(st->queued, count(0)) << after;
-    EXPECT_EQ(st->sending, count(1)) << after;
+    EXPECT_EQ(st->queued, queued) << after;
+    EXPECT_EQ(st->sending, sending) << after;
+    EXPECT_EQ(st->queued + st->sending,
+              db.execAndGet("SELECT count(*) FROM messages WHERE status=0").getInt64())
+        << after;
+    EXPECT_EQ(db.execAndGet("SELECT count(*) FROM messages WHERE status=1").getInt64(), 0) << after;
   };
   NewMessage ttl = Msg(9);
   ttl.expires_at_ms = clock_.NowMs() + 500;
   ttl.due_at_ms = clock_.NowMs() + 1000;
   auto ids = Enqueue({Msg(), Msg(), Msg(), Msg(), Msg(1, clock_.NowMs() + 60'000), ttl});
   auto dup = Enqueue({Msg(5, 0, "k", "h"), Msg(5, 0, "k", "h")});  // the second is the first
-  expect_counts("enqueue");
-  EXPECT_EQ(store_->Stats()->queued, 7);
+  expect_counts("enqueue", 7, 0);
   ASSERT_TRUE(Cancel(ids[0].id).ok());
-  expect_counts("cancel");
+  expect_counts("cancel", 6, 0);
   clock_.Advance(1000);
   auto claimed = Claim(3);  // the ttl message expires instead of being claimed
   ASSERT_EQ(claimed.size(), 3u);
-  expect_counts("claim and ttl expiry");
-  EXPECT_EQ(store_->Stats()->sending, 3);
+  expect_counts("claim and ttl expiry", 2, 3);
+  EXPECT_EQ(store_->Get(claimed[0].id)->message.status, MessageStatus::kSending);
   auto completion = [](int64_t id, MessageStatus status, int64_t due = 0) {
     Completion c;
     c.id = id;
@@ -322,17 +323,50 @@ TEST_F(StoreTest, QueuedAndSendingCountsFollowEveryChange) {
   Completion sent = completion(claimed[0].id, MessageStatus::kSent);
   Completion retry = completion(claimed[1].id, MessageStatus::kQueued, clock_.NowMs() + 5000);
   ASSERT_TRUE(Complete({sent, retry}).ok());
-  expect_counts("complete: sent and retry");
-  clock_.Advance(11'000);  // claimed[2]'s lease runs out; the sweep makes it queued again
+  expect_counts("complete: sent and retry", 3, 1);
+  EXPECT_EQ(store_->Get(claimed[1].id)->message.status, MessageStatus::kQueued);
+  clock_.Advance(11'000);  // claimed[2]'s lease runs out; it is due again with the retry
   auto again = Claim(10);
-  expect_counts("lease sweep and claim");
-  // The send that outlived its lease ends after all: counted from what the row is now.
+  EXPECT_EQ(again.size(), 3u);  // the last due one, the retry, the expired lease
+  expect_counts("lease expiry and claim", 1, 3);
+  // The first send of claimed[2] ends after all (its message is leased again meanwhile).
   Completion late = completion(claimed[2].id, MessageStatus::kFailed);
   ASSERT_TRUE(Complete({late}).ok());
-  expect_counts("completion after the lease ran out");
-  Reopen();  // leased rows are released
-  expect_counts("reopen");
-  EXPECT_EQ(store_->Stats()->sending, 0);
+  expect_counts("completion after the lease ran out", 1, 2);
+  Reopen();  // leases are released
+  expect_counts("reopen", 3, 0);
+}
+
+// Claims walk the queue from a cursor past the messages in flight. A message that becomes due
+// before the cursor (enqueued late with an earlier due time, a retry, a lease that ran out)
+// must still be claimed, and nothing in flight is handed out twice.
+TEST_F(StoreTest, ClaimsFindMessagesThatBecomeDueBehindTheCursor) {
+  int64_t t0 = clock_.NowMs();
+  std::vector<NewMessage> batch;
+  for (int i = 0; i < 5; ++i) batch.push_back(Msg(5, t0));
+  Enqueue(batch);
+  auto first = Claim(3);
+  ASSERT_EQ(first.size(), 3u);
+  Enqueue({Msg(5, t0 - 1000)});  // due earlier than everything claimed so far
+  auto second = Claim(10);
+  ASSERT_EQ(second.size(), 3u);  // the late one and the two left; none of the first three
+  std::set<int64_t> seen;
+  for (const auto& m : first) seen.insert(m.id);
+  for (const auto& m : second) EXPECT_TRUE(seen.insert(m.id).second) << m.id;
+  EXPECT_TRUE(Claim(10).empty());
+  // A retry due now, behind the cursor, comes back once.
+  Completion retry;
+  retry.id = first[0].id;
+  retry.status = MessageStatus::kQueued;
+  retry.due_at_ms = t0;
+  ASSERT_TRUE(Complete({retry}).ok());
+  auto third = Claim(10);
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0].id, first[0].id);
+  EXPECT_TRUE(Claim(10).empty());
+  // Cancelling a message in flight is refused; a queued one still can be.
+  Status st = Cancel(third[0].id);
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition) << st.ToString();
 }
 
 // Checkpoints run on the store's own thread (the writer's WAL hook replaces SQLite's automatic
