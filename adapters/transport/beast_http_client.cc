@@ -36,6 +36,12 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
+// The I/O objects use the io_context's own executor, not the type-erased any_io_executor
+// (whose copies showed in the profile on every operation).
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Timer = asio::basic_waitable_timer<SteadyClock, asio::wait_traits<SteadyClock>, Executor>;
+using Resolver = asio::ip::basic_resolver<tcp, Executor>;
 
 constexpr int kPriorities = 10;
 constexpr size_t kMaxBody = 4 * 1024 * 1024;  // provider answers are small; bound memory
@@ -58,9 +64,16 @@ struct Call {
 };
 
 struct Conn {
+  explicit Conn(Executor ex) : socket(ex), timer(ex) {}
   Origin* origin = nullptr;
-  std::optional<beast::tcp_stream> plain;
-  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
+  Socket socket;
+  std::optional<beast::ssl_stream<Socket&>> tls;  // over `socket`, for https
+  // One deadline per request (connect and TLS handshake included): when it passes, the socket
+  // is closed and whatever operation is pending fails; `timed_out` tells that from a peer's
+  // doing. (beast::tcp_stream arms a timer for every read and write instead.)
+  Timer timer;
+  uint64_t deadline_epoch = 0;
+  bool timed_out = false;
   beast::flat_buffer buffer;
   std::unique_ptr<Call> call;  // the request running on it
   bool reused = false;         // served a request before this one
@@ -68,8 +81,6 @@ struct Conn {
   bool closed = false;
   uint64_t idle_epoch = 0;  // tells a stale idle-wait completion from the current one
   SteadyClock::time_point idle_since;
-
-  beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
 };
 
 struct Origin {
@@ -144,7 +155,6 @@ bool IsStaleConnectionError(const beast::error_code& ec) {
 
 // Why a request on an established connection got no answer.
 TransportError ClassifyIo(const beast::error_code& ec) {
-  if (ec == beast::error::timeout) return TransportError::kTimeout;
   if (ec == bhttp::error::body_limit || ec == bhttp::error::header_limit) {
     return TransportError::kOther;
   }
@@ -275,7 +285,7 @@ class BeastHttpClient final : public HttpClient {
       conn->idle = false;
       ++conn->idle_epoch;
       beast::error_code ec;
-      conn->lowest().socket().cancel(ec);  // the idle wait
+      conn->socket.cancel(ec);  // the idle wait
       if (conn->closed) continue;
       Run(conn, std::move(c));
       return;
@@ -313,14 +323,14 @@ class BeastHttpClient final : public HttpClient {
       Complete(std::move(c), Failure(TransportError::kTls, ca_error_));
       return;
     }
-    auto conn = std::make_shared<Conn>();
+    auto conn = std::make_shared<Conn>(io_.get_executor());
     conn->origin = &o;
     ++o.open;
     conns_[conn.get()] = conn;
     ++c->new_connections;
     conn->call = std::move(c);
     if (o.tls) {
-      conn->tls.emplace(io_, *ssl_);
+      conn->tls.emplace(conn->socket, *ssl_);
       SSL* ssl = conn->tls->native_handle();
       if (!o.ip_literal) SSL_set_tlsext_host_name(ssl, o.host.c_str());
       if (options_.verify_peer) {
@@ -333,8 +343,6 @@ class BeastHttpClient final : public HttpClient {
       }
       static const unsigned char kAlpn[] = "\x08http/1.1";
       SSL_set_alpn_protos(ssl, kAlpn, sizeof(kAlpn) - 1);
-    } else {
-      conn->plain.emplace(io_);
     }
     auto connect_by = std::min(conn->call->deadline,
                                SteadyClock::now() + std::chrono::milliseconds(kMaxConnectMs));
@@ -349,15 +357,15 @@ class BeastHttpClient final : public HttpClient {
       return;
     }
     // getaddrinfo runs on Asio's resolver thread; a timer holds it to the request's deadline.
-    auto resolver = std::make_shared<tcp::resolver>(io_);
-    auto timer = std::make_shared<asio::steady_timer>(io_, connect_by);
+    auto resolver = std::make_shared<Resolver>(io_.get_executor());
+    auto timer = std::make_shared<Timer>(io_.get_executor(), connect_by);
     timer->async_wait([resolver](beast::error_code ec) {
       if (!ec) resolver->cancel();
     });
     resolver->async_resolve(
         o.host, o.port,
         [this, conn, resolver, timer, connect_by](beast::error_code ec,
-                                                  tcp::resolver::results_type results) {
+                                                  Resolver::results_type results) {
           timer->cancel();
           if (conn->closed) return;
           if (ec) {
@@ -373,45 +381,63 @@ class BeastHttpClient final : public HttpClient {
         });
   }
 
+  // Arms the connection's deadline at `at` (the request's, or the connect's sooner one).
+  void ArmDeadline(const std::shared_ptr<Conn>& conn, SteadyClock::time_point at) {
+    uint64_t epoch = ++conn->deadline_epoch;
+    conn->timed_out = false;
+    conn->timer.expires_at(at);
+    conn->timer.async_wait([conn, epoch](beast::error_code ec) {
+      if (ec || conn->closed || conn->deadline_epoch != epoch) return;
+      conn->timed_out = true;
+      beast::error_code ignored;
+      conn->socket.close(ignored);  // the pending operation fails
+    });
+  }
+
+  void DisarmDeadline(const std::shared_ptr<Conn>& conn) {
+    ++conn->deadline_epoch;
+    conn->timer.cancel();
+  }
+
   void Connect(const std::shared_ptr<Conn>& conn, const std::vector<tcp::endpoint>& endpoints,
                SteadyClock::time_point by) {
-    conn->lowest().expires_at(by);
-    conn->lowest().async_connect(endpoints, [this, conn](beast::error_code ec,
-                                                         const tcp::endpoint&) {
-      if (conn->closed) return;
-      if (ec) {
-        if (ec == beast::error::timeout) {
-          Fail(conn, TransportError::kTimeout, "connect timed out");
-        } else {
-          Fail(conn, TransportError::kConnect,
-               "could not connect to " + conn->origin->host_header + ": " + ec.message());
-        }
-        return;
-      }
-      beast::error_code ignored;
-      conn->lowest().socket().set_option(tcp::no_delay(true), ignored);
-      conn->lowest().socket().set_option(asio::socket_base::keep_alive(true), ignored);
-      if (!conn->tls) {
-        Write(conn);
-        return;
-      }
-      conn->lowest().expires_at(conn->call->deadline);
-      conn->tls->async_handshake(asio::ssl::stream_base::client, [this,
-                                                                  conn](beast::error_code ec) {
-        if (conn->closed) return;
-        if (ec) {
-          Fail(conn, ec == beast::error::timeout ? TransportError::kTimeout : TransportError::kTls,
-               "TLS handshake: " + ec.message());
-          return;
-        }
-        Write(conn);
-      });
-    });
+    ArmDeadline(conn, by);
+    asio::async_connect(
+        conn->socket, endpoints, [this, conn](beast::error_code ec, const tcp::endpoint&) {
+          if (conn->closed) return;
+          if (ec) {
+            if (conn->timed_out) {
+              Fail(conn, TransportError::kTimeout, "connect timed out");
+            } else {
+              Fail(conn, TransportError::kConnect,
+                   "could not connect to " + conn->origin->host_header + ": " + ec.message());
+            }
+            return;
+          }
+          beast::error_code ignored;
+          conn->socket.set_option(tcp::no_delay(true), ignored);
+          conn->socket.set_option(asio::socket_base::keep_alive(true), ignored);
+          if (!conn->tls) {
+            Write(conn, false);
+            return;
+          }
+          ArmDeadline(conn, conn->call->deadline);
+          conn->tls->async_handshake(
+              asio::ssl::stream_base::client, [this, conn](beast::error_code ec) {
+                if (conn->closed) return;
+                if (ec) {
+                  Fail(conn, conn->timed_out ? TransportError::kTimeout : TransportError::kTls,
+                       "TLS handshake: " + ec.message());
+                  return;
+                }
+                Write(conn, true);
+              });
+        });
   }
 
   void Run(const std::shared_ptr<Conn>& conn, std::unique_ptr<Call> c) {
     conn->call = std::move(c);
-    Write(conn);
+    Write(conn, false);
   }
 
   template <typename F>
@@ -419,12 +445,13 @@ class BeastHttpClient final : public HttpClient {
     if (conn.tls) {
       f(*conn.tls);
     } else {
-      f(*conn.plain);
+      f(conn.socket);
     }
   }
 
-  void Write(const std::shared_ptr<Conn>& conn) {
-    conn->lowest().expires_at(conn->call->deadline);
+  // `armed`: the request's deadline is already set (after a new connection's handshake).
+  void Write(const std::shared_ptr<Conn>& conn, bool armed) {
+    if (!armed) ArmDeadline(conn, conn->call->deadline);
     WithStream(*conn, [&](auto& stream) {
       bhttp::async_write(stream, conn->call->message, [this, conn](beast::error_code ec, size_t) {
         if (conn->closed) return;
@@ -473,6 +500,7 @@ class BeastHttpClient final : public HttpClient {
     }
     r.body = std::move(parser.get().body());
     std::unique_ptr<Call> c = std::move(conn->call);
+    DisarmDeadline(conn);
     Release(conn, keep);
     Complete(std::move(c), std::move(r));
   }
@@ -481,7 +509,8 @@ class BeastHttpClient final : public HttpClient {
   void IoFailed(const std::shared_ptr<Conn>& conn, const beast::error_code& ec,
                 bool answered_some) {
     Call& c = *conn->call;
-    if (conn->reused && !answered_some && !c.retried && IsStaleConnectionError(ec)) {
+    if (conn->reused && !answered_some && !c.retried && !conn->timed_out &&
+        IsStaleConnectionError(ec)) {
       // The peer closed the kept-alive connection before this request reached it: once more, on
       // a new connection (the closed one's slot).
       std::unique_ptr<Call> again = std::move(conn->call);
@@ -489,6 +518,10 @@ class BeastHttpClient final : public HttpClient {
       Origin& o = *conn->origin;
       Close(conn);
       Open(o, std::move(again));
+      return;
+    }
+    if (conn->timed_out) {
+      Fail(conn, TransportError::kTimeout, "no answer in time");
       return;
     }
     Fail(conn, ClassifyIo(ec), ec.message());
@@ -517,16 +550,14 @@ class BeastHttpClient final : public HttpClient {
     conn->idle = true;
     conn->idle_since = SteadyClock::now();
     uint64_t epoch = ++conn->idle_epoch;
-    conn->lowest().expires_never();
     o.idle.push_back(conn);
     // Readable while idle: the peer closed it (or wrote unasked); it is of no more use.
-    conn->lowest().socket().async_wait(
-        tcp::socket::wait_read, [this, conn, epoch](beast::error_code ec) {
-          if (ec || conn->closed || !conn->idle || conn->idle_epoch != epoch) {
-            return;
-          }
-          DropIdle(conn);
-        });
+    conn->socket.async_wait(tcp::socket::wait_read, [this, conn, epoch](beast::error_code ec) {
+      if (ec || conn->closed || !conn->idle || conn->idle_epoch != epoch) {
+        return;
+      }
+      DropIdle(conn);
+    });
   }
 
   void DropIdle(const std::shared_ptr<Conn>& conn) {
@@ -541,8 +572,10 @@ class BeastHttpClient final : public HttpClient {
     conn->closed = true;
     --conn->origin->open;
     beast::error_code ec;
-    conn->lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
-    conn->lowest().socket().close(ec);
+    ++conn->deadline_epoch;
+    conn->timer.cancel();
+    conn->socket.shutdown(tcp::socket::shutdown_both, ec);
+    conn->socket.close(ec);
     conns_.erase(conn.get());
   }
 
