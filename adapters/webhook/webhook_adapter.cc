@@ -89,7 +89,7 @@ class WebhookAdapter final : public Adapter {
     }
     int64_t now = clock_.NowMs();
     int64_t ts = now / 1000;
-    json::object data;
+    json::object data(8);  // room for its fields: no rehash while they go in
     data["channel"] = "webhook";
     data["category"] = request.category;
     data["locale"] = request.locale;
@@ -98,12 +98,12 @@ class WebhookAdapter final : public Adapter {
     if (!request.to.user_id.empty()) to["user_id"] = request.to.user_id;
     data["to"] = std::move(to);
     if (auto it = request.content.find("body"); it != request.content.end()) {
-      data["body"] = it->value();
+      data["body"] = std::move(it->value());  // the request is ours
     } else {
       data["body"] = nullptr;
     }
-    data["metadata"] = request.metadata;
-    json::object envelope;
+    data["metadata"] = std::move(request.metadata);
+    json::object envelope(4);
     envelope["type"] = "message";
     envelope["id"] = request.external_id;
     envelope["timestamp"] = FormatRfc3339(now);
