@@ -295,7 +295,7 @@ void SqliteStore::WriterLoop() {
         ResetStatements();
         Run(*rollback_);
         for (Op& op : batch) {
-          if (auto* c = std::get_if<ClaimOp>(&op)) UndoClaim(*c);
+          Undo(op);
         }
         for (Op& op : batch) ClearOutputs(op);
         delta_ = {};
@@ -311,7 +311,7 @@ void SqliteStore::WriterLoop() {
             Run(*rollback_to_);
             Run(*release_);
             delta_ = before;
-            if (auto* c = std::get_if<ClaimOp>(&op)) UndoClaim(*c);
+            Undo(op);
             Finish(op, Status::Internal(std::string("store: ") + e.what()));
             op = CancelOp{0, 0, nullptr, Status::Ok()};  // already answered
           }
@@ -329,7 +329,7 @@ void SqliteStore::WriterLoop() {
       healthy_.store(false, std::memory_order_relaxed);
       txn_status = Status::Unavailable(std::string("store commit failed: ") + e.what());
       for (Op& op : batch) {
-        if (auto* c = std::get_if<ClaimOp>(&op)) UndoClaim(*c);
+        Undo(op);
       }
     }
     for (Op& op : batch) Finish(op, txn_status);
@@ -465,11 +465,15 @@ void SqliteStore::Rewind(int priority, int64_t due, int64_t id) {
   if (due < c.due || (due == c.due && id <= c.id)) c = {due, id - 1};
 }
 
-void SqliteStore::UndoClaim(ClaimOp& op) {
-  {
+void SqliteStore::Undo(Op& op) {
+  if (auto* claim = std::get_if<ClaimOp>(&op)) {
     std::lock_guard<std::mutex> lock(lease_mu_);
-    for (const StoredMessage& m : op.results) leased_.erase(m.id);
+    for (const StoredMessage& m : claim->results) leased_.erase(m.id);
+  } else if (!std::holds_alternative<CompleteOp>(op)) {
+    return;  // an enqueue's or a cancel's undo leaves nothing claimable behind a cursor
   }
+  // Rows a claim passed (expired, leased) or a completion took out of its lease are queued
+  // and unleased again: the cursors start over, so they are claimed again.
   for (Cursor& c : cursors_) c = Cursor{};
 }
 
@@ -690,7 +694,8 @@ Result<StoreStats> SqliteStore::Stats() {
       std::lock_guard<std::mutex> lease_lock(lease_mu_);
       s.sending = static_cast<int64_t>(leased_.size());
     }
-    s.queued = queued_.load(std::memory_order_relaxed) - s.sending;
+    // (A claim can lease a row its own transaction inserted, before the commit counts it.)
+    s.queued = std::max<int64_t>(0, queued_.load(std::memory_order_relaxed) - s.sending);
     SQLite::Statement t(*rdb_, "SELECT max(id) FROM messages");
     if (t.executeStep() && !t.getColumn(0).isNull()) s.total = t.getColumn(0).getInt64();
     return s;

@@ -103,9 +103,9 @@ class SqliteStore final : public Store {
   // Returns how many rows the query gave (leased, in flight already, or expired).
   int ClaimInto(SQLite::Statement& select, int priority, int want, ClaimOp& op,
                 int64_t lease_until);
-  // An operation that leased messages was rolled back: its leases go, and the claim cursors
-  // start over (rows they passed may be claimable again).
-  void UndoClaim(ClaimOp& op);
+  // An operation was rolled back: a claim's leases go, and after a claim or a completion the
+  // cursors start over (rows they had passed may be claimable again).
+  void Undo(Op& op);
 
   SqliteStoreOptions options_;
   const Clock& clock_;

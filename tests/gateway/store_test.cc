@@ -285,6 +285,29 @@ TEST_F(StoreTest, AVersionOneStoreIsMigratedAndKeepsItsMessages) {
   EXPECT_EQ(db.execAndGet("SELECT count(*) FROM messages").getInt(), 3);
 }
 
+// A completion that fails (and is rolled back) leaves its message queued: it must be claimable
+// again, though the claim cursor had passed it and its lease is gone.
+TEST_F(StoreTest, AMessageWhoseCompletionFailedIsClaimedAgain) {
+  SQLite::Database db((dir_ / "reach.db").string(), SQLite::OPEN_READWRITE);
+  db.exec("PRAGMA busy_timeout=5000");
+  db.exec(
+      "CREATE TRIGGER refuse_boom BEFORE UPDATE OF status ON messages WHEN NEW.reason='boom' "
+      "BEGIN SELECT RAISE(ABORT, 'boom refused'); END");
+  auto ids = Enqueue({Msg(), Msg()});
+  auto claimed = Claim(10);
+  ASSERT_EQ(claimed.size(), 2u);
+  Completion bad;
+  bad.id = claimed[0].id;
+  bad.status = MessageStatus::kSent;
+  bad.reason = "boom";
+  EXPECT_FALSE(Complete({bad}).ok());
+  auto again = Claim(10);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].id, claimed[0].id);
+  EXPECT_EQ(store_->Stats()->queued, 0);
+  EXPECT_EQ(store_->Stats()->sending, 2);
+}
+
 // Stats keeps the queued and sending counts as they change (no COUNT per /metrics scrape), and
 // leases live in memory (a leased message stays status 0 in the file). After every kind of
 // change: `sending` is what is leased, and queued + sending is what the file holds as status 0.
