@@ -131,6 +131,10 @@ std::optional<Target> ParseTarget(const std::string& url, std::string* why) {
     *why = "unsupported URL scheme '" + std::string(u.scheme()) + "'";
     return std::nullopt;
   }
+  if (u.has_userinfo()) {  // libcurl would turn it into Basic auth; say so rather than drop it
+    *why = "credentials in the URL are not supported by the beast engine (send a header)";
+    return std::nullopt;
+  }
   t.host = u.host_address();
   if (t.host.empty()) {
     *why = "URL has no host";

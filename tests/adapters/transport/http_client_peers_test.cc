@@ -166,6 +166,26 @@ TEST_P(HttpClientPeerTest, AnAnswerThatIsNotHttpIsAnError) {
   client->Shutdown();
 }
 
+// The beast engine does not turn URL credentials into Basic auth (libcurl does): it refuses
+// them, naming why, and sends nothing.
+TEST(BeastHttpClientTest, CredentialsInTheUrlAreRefusedNotDropped) {
+  std::atomic<int> requests{0};
+  TcpPeer peer([&](tcp::socket& s, int) {
+    beast::flat_buffer buf;
+    bhttp::request<bhttp::string_body> req;
+    bhttp::read(s, buf, req);
+    ++requests;
+    Answer(s, "{}");
+  });
+  auto client = MakeClient("beast");
+  HttpResponse r =
+      CallOn(*client, "http://user:secret@127.0.0.1:" + std::to_string(peer.port()) + "/hook");
+  EXPECT_EQ(r.error, TransportError::kOther);
+  EXPECT_NE(r.error_detail.find("credentials"), std::string::npos) << r.error_detail;
+  EXPECT_EQ(requests.load(), 0);
+  client->Shutdown();
+}
+
 class HttpClientTlsTest : public ::testing::TestWithParam<std::string> {
  protected:
   static void SetUpTestSuite() {
