@@ -54,6 +54,9 @@ CREATE TABLE template_versions(
     // on (status, priority, due_at), every message stayed in the index for good and each status
     // change moved its entry (claim and completion: two deletes and two inserts); now a claim
     // deletes one entry, a completion touches none, and the index is as small as the backlog.
+    // (Leases have since moved to memory: no row is written with status 1 any more, and
+    // messages_leased stays empty; it serves the start-up release of leases an older reachd
+    // left, which would otherwise scan the whole table.)
     R"sql(
 DROP INDEX messages_due;
 CREATE INDEX messages_queued ON messages(priority, due_at) WHERE status=0;

@@ -192,10 +192,10 @@ Status SqliteStore::Init() {
                    "ORDER BY due_at, id LIMIT ?4");
     expire_ = std::make_unique<SQLite::Statement>(
         *wdb_, "UPDATE messages SET status=6, reason='ttl expired', updated_at=?2 WHERE id=?1");
-    const std::string complete_sql =
+    complete_ = std::make_unique<SQLite::Statement>(
+        *wdb_,
         "UPDATE messages SET status=?2, due_at=?3, channel_index=?4, attempt_count=?5, "
-        "final_channel=?6, reason=?7, updated_at=?8 WHERE id=?1";
-    complete_ = std::make_unique<SQLite::Statement>(*wdb_, complete_sql);
+        "final_channel=?6, reason=?7, updated_at=?8 WHERE id=?1");
     insert_attempt_ = std::make_unique<SQLite::Statement>(
         *wdb_,
         "INSERT INTO attempts(message_id, at, channel, provider, outcome, provider_message_id, "
@@ -287,7 +287,7 @@ void SqliteStore::WriterLoop() {
       Run(*begin_);
       try {
         // The common case: every operation succeeds, and the group needs no savepoints.
-        delta_ = {};
+        queued_delta_ = 0;
         for (Op& op : batch) std::visit([this](auto& o) { Execute(o); }, op);
       } catch (const SQLite::Exception&) {
         // One operation failed. Undo the group and run it again with a savepoint around each
@@ -298,11 +298,11 @@ void SqliteStore::WriterLoop() {
           Undo(op);
         }
         for (Op& op : batch) ClearOutputs(op);
-        delta_ = {};
+        queued_delta_ = 0;
         Run(*begin_);
         for (Op& op : batch) {
           Run(*savepoint_);
-          Counts before = delta_;
+          int64_t before = queued_delta_;
           try {
             std::visit([this](auto& o) { Execute(o); }, op);
             Run(*release_);
@@ -310,7 +310,7 @@ void SqliteStore::WriterLoop() {
             ResetStatements();
             Run(*rollback_to_);
             Run(*release_);
-            delta_ = before;
+            queued_delta_ = before;
             Undo(op);
             Finish(op, Status::Internal(std::string("store: ") + e.what()));
             op = CancelOp{0, 0, nullptr, Status::Ok()};  // already answered
@@ -318,7 +318,7 @@ void SqliteStore::WriterLoop() {
         }
       }
       Run(*commit_);
-      queued_.fetch_add(delta_.queued, std::memory_order_relaxed);
+      queued_.fetch_add(queued_delta_, std::memory_order_relaxed);
       healthy_.store(true, std::memory_order_relaxed);
     } catch (const std::exception& e) {
       try {
@@ -543,18 +543,6 @@ void SqliteStore::Execute(ClaimOp& op) {
 
 void SqliteStore::Execute(CompleteOp& op) {
   int64_t now = clock_.NowMs();
-  auto complete = [&](SQLite::Statement& q, const Completion& c) {
-    q.reset();
-    q.bind(1, c.id);
-    q.bind(2, static_cast<int>(c.status));
-    q.bind(3, c.due_at_ms);
-    q.bind(4, c.channel_index);
-    q.bind(5, c.attempt_count);
-    q.bindNoCopy(6, c.final_channel);
-    q.bindNoCopy(7, c.reason);
-    q.bind(8, now);
-    return q.exec();
-  };
   for (const Completion& c : op.completions) {
     // A leased message is queued (0) in the file. One whose lease ran out (a send that outlived
     // it) may be anything by now: its counts move from what the row is.
@@ -576,7 +564,17 @@ void SqliteStore::Execute(CompleteOp& op) {
       find_status_->reset();
       if (old < 0) continue;
     }
-    complete(*complete_, c);
+    SQLite::Statement& q = *complete_;
+    q.reset();
+    q.bind(1, c.id);
+    q.bind(2, static_cast<int>(c.status));
+    q.bind(3, c.due_at_ms);
+    q.bind(4, c.channel_index);
+    q.bind(5, c.attempt_count);
+    q.bindNoCopy(6, c.final_channel);
+    q.bindNoCopy(7, c.reason);
+    q.bind(8, now);
+    q.exec();
     Count(old, -1);
     Count(static_cast<int>(c.status), 1);
     if (c.status == MessageStatus::kQueued) Rewind(priority, c.due_at_ms, c.id);

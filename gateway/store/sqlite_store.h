@@ -147,15 +147,12 @@ class SqliteStore final : public Store {
   // How many messages are queued (status 0, leased ones included), kept as they change, so Stats
   // (the queue-depth gauge on every /metrics scrape) costs nothing: a COUNT over a million-message
   // backlog took ~14 ms of the API thread. Counted once at Open; each transaction's changes
-  // (`delta_`, writer thread) are applied when it commits, and dropped with an operation that
-  // rolls back.
-  struct Counts {
-    int64_t queued = 0;
-  };
+  // (`queued_delta_`, writer thread) are applied when it commits, and dropped with an operation
+  // that rolls back.
   void Count(int status, int64_t n) {
-    if (status == 0) delta_.queued += n;
+    if (status == 0) queued_delta_ += n;
   }
-  Counts delta_;
+  int64_t queued_delta_ = 0;
   std::atomic<int64_t> queued_{0};  // status 0 in the file: queued, leased ones included
 
   std::mutex read_mu_;

@@ -99,6 +99,16 @@ void Answer(Stream& s, const std::string& body, bool keep_alive = true) {
   bhttp::write(s, res);
 }
 
+// Reads one request from `s` (into `buf`, which keeps what follows it), counting it.
+template <typename Stream>
+bhttp::request<bhttp::string_body> ReadRequest(Stream& s, beast::flat_buffer& buf,
+                                               std::atomic<int>* count = nullptr) {
+  bhttp::request<bhttp::string_body> req;
+  bhttp::read(s, buf, req);
+  if (count) ++*count;
+  return req;
+}
+
 class HttpClientPeerTest : public ::testing::TestWithParam<std::string> {};
 
 // The peer reads the second request on a kept-alive connection and closes it without an answer
@@ -108,14 +118,10 @@ TEST_P(HttpClientPeerTest, ARequestLostOnAStaleKeptAliveConnectionIsSentOnceMore
   std::atomic<int> requests{0};
   TcpPeer peer([&](tcp::socket& s, int connection) {
     beast::flat_buffer buf;
-    bhttp::request<bhttp::string_body> req;
-    bhttp::read(s, buf, req);
-    ++requests;
+    ReadRequest(s, buf, &requests);
     if (connection == 1) {
       Answer(s, R"({"first":true})");
-      bhttp::request<bhttp::string_body> again;
-      bhttp::read(s, buf, again);
-      ++requests;
+      ReadRequest(s, buf, &requests);
       return;  // closed, unanswered
     }
     Answer(s, R"({"fresh":true})");
@@ -140,9 +146,7 @@ TEST_P(HttpClientPeerTest, ADropOnANewConnectionIsAConnectionErrorAndNotRetried)
   std::atomic<int> requests{0};
   TcpPeer peer([&](tcp::socket& s, int) {
     beast::flat_buffer buf;
-    bhttp::request<bhttp::string_body> req;
-    bhttp::read(s, buf, req);
-    ++requests;
+    ReadRequest(s, buf, &requests);
   });
   auto client = MakeClient(GetParam());
   HttpResponse r = CallOn(*client, "http://127.0.0.1:" + std::to_string(peer.port()) + "/hook");
@@ -155,8 +159,7 @@ TEST_P(HttpClientPeerTest, ADropOnANewConnectionIsAConnectionErrorAndNotRetried)
 TEST_P(HttpClientPeerTest, AnAnswerThatIsNotHttpIsAnError) {
   TcpPeer peer([&](tcp::socket& s, int) {
     beast::flat_buffer buf;
-    bhttp::request<bhttp::string_body> req;
-    bhttp::read(s, buf, req);
+    ReadRequest(s, buf);
     asio::write(s, asio::buffer(std::string("SSH-2.0-OpenSSH_9.2\r\n\r\n")));
   });
   auto client = MakeClient(GetParam());
@@ -172,9 +175,7 @@ TEST(BeastHttpClientTest, CredentialsInTheUrlAreRefusedNotDropped) {
   std::atomic<int> requests{0};
   TcpPeer peer([&](tcp::socket& s, int) {
     beast::flat_buffer buf;
-    bhttp::request<bhttp::string_body> req;
-    bhttp::read(s, buf, req);
-    ++requests;
+    ReadRequest(s, buf, &requests);
     Answer(s, "{}");
   });
   auto client = MakeClient("beast");
@@ -220,9 +221,7 @@ class HttpClientTlsTest : public ::testing::TestWithParam<std::string> {
       beast::ssl_stream<tcp::socket&> tls(s, *ctx);
       tls.handshake(asio::ssl::stream_base::server);
       beast::flat_buffer buf;
-      bhttp::request<bhttp::string_body> req;
-      bhttp::read(tls, buf, req);
-      ++*served;
+      ReadRequest(tls, buf, served);
       Answer(tls, "tls-ok", false);
       beast::error_code ec;
       tls.shutdown(ec);
