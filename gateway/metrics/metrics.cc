@@ -1,6 +1,29 @@
 #include "gateway/metrics/metrics.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
 namespace reach::metrics {
+
+Histogram::Histogram(std::vector<double> bounds_s)
+    : bounds_s_(std::move(bounds_s)),
+      counts_(std::make_unique<std::atomic<int64_t>[]>(bounds_s_.size() + 1)) {
+  std::sort(bounds_s_.begin(), bounds_s_.end());
+  for (double b : bounds_s_) bounds_us_.push_back(static_cast<int64_t>(std::llround(b * 1e6)));
+}
+
+void Histogram::ObserveMicros(int64_t us) {
+  size_t i = std::lower_bound(bounds_us_.begin(), bounds_us_.end(), us) - bounds_us_.begin();
+  counts_[i].fetch_add(1, std::memory_order_relaxed);
+  sum_us_.fetch_add(us, std::memory_order_relaxed);
+}
+
+std::vector<int64_t> Histogram::counts() const {
+  std::vector<int64_t> out(bounds_s_.size() + 1);
+  for (size_t i = 0; i < out.size(); ++i) out[i] = counts_[i].load(std::memory_order_relaxed);
+  return out;
+}
 
 std::string Registry::RenderLabels(const Labels& labels) {
   if (labels.empty()) return "";
@@ -52,6 +75,18 @@ Gauge& Registry::GetGauge(const std::string& name, const std::string& help, cons
   return *slot;
 }
 
+Histogram& Registry::GetHistogram(const std::string& name, const std::string& help,
+                                  std::vector<double> bounds_s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Family& f = families_[name];
+  if (f.type.empty()) {
+    f.type = "histogram";
+    f.help = help;
+  }
+  if (!f.histogram) f.histogram = std::make_unique<Histogram>(std::move(bounds_s));
+  return *f.histogram;
+}
+
 void Registry::AddCallbackGauge(const std::string& name, const std::string& help,
                                 std::function<int64_t()> fn) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -75,6 +110,24 @@ std::string Registry::Render() const {
       out += name + labels + " " + std::to_string(g->value()) + "\n";
     }
     if (f.callback) out += name + " " + std::to_string(f.callback()) + "\n";
+    if (f.histogram) {
+      // Cumulative buckets, as the exposition format has them; the bounds print as %g.
+      std::vector<int64_t> counts = f.histogram->counts();
+      int64_t total = 0;
+      char le[32];
+      for (size_t i = 0; i < counts.size(); ++i) {
+        total += counts[i];
+        if (i < f.histogram->bounds().size()) {
+          std::snprintf(le, sizeof le, "%g", f.histogram->bounds()[i]);
+        } else {
+          std::snprintf(le, sizeof le, "+Inf");
+        }
+        out += name + "_bucket{le=\"" + le + "\"} " + std::to_string(total) + "\n";
+      }
+      std::snprintf(le, sizeof le, "%.6f", static_cast<double>(f.histogram->sum_micros()) / 1e6);
+      out += name + "_sum " + le + "\n";
+      out += name + "_count " + std::to_string(total) + "\n";
+    }
   }
   return out;
 }

@@ -1,4 +1,4 @@
-// Prometheus counters and gauges. Registration takes a lock; the returned handles are lock-free
+// Prometheus counters, gauges and histograms. Registration takes a lock; the returned handles are lock-free
 // (relaxed atomics) and stay valid for the registry's lifetime.
 // Thread-safety: all methods are safe from any thread.
 #pragma once
@@ -34,11 +34,32 @@ class Gauge {
   std::atomic<int64_t> v_{0};
 };
 
+// Fixed buckets (upper bounds in seconds, ascending); observations in microseconds. Observe is
+// two relaxed atomic adds and a short scan of the bounds.
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> bounds_s);
+  void ObserveMicros(int64_t us);
+  const std::vector<double>& bounds() const { return bounds_s_; }
+  // Per-bucket counts (not cumulative), the last one above every bound.
+  std::vector<int64_t> counts() const;
+  int64_t sum_micros() const { return sum_us_.load(std::memory_order_relaxed); }
+
+ private:
+  std::vector<double> bounds_s_;
+  std::vector<int64_t> bounds_us_;
+  std::unique_ptr<std::atomic<int64_t>[]> counts_;  // bounds + 1
+  std::atomic<int64_t> sum_us_{0};
+};
+
 class Registry {
  public:
   // Same name+labels -> same handle. `help` is taken from the first registration of a name.
   Counter& GetCounter(const std::string& name, const std::string& help, const Labels& labels = {});
   Gauge& GetGauge(const std::string& name, const std::string& help, const Labels& labels = {});
+  // Same name -> same histogram (the bounds of the first registration).
+  Histogram& GetHistogram(const std::string& name, const std::string& help,
+                          std::vector<double> bounds_s);
   // A gauge computed at scrape time (queue depth from the store, for example).
   void AddCallbackGauge(const std::string& name, const std::string& help,
                         std::function<int64_t()> fn);
@@ -51,6 +72,7 @@ class Registry {
     std::string type;
     std::map<std::string, std::unique_ptr<Counter>> counters;  // key: rendered labels
     std::map<std::string, std::unique_ptr<Gauge>> gauges;
+    std::unique_ptr<Histogram> histogram;
     std::function<int64_t()> callback;
   };
   static std::string RenderLabels(const Labels& labels);

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include "gateway/store/schema.h"
@@ -317,7 +318,13 @@ void SqliteStore::WriterLoop() {
           }
         }
       }
+      auto commit_start = std::chrono::steady_clock::now();
       Run(*commit_);
+      if (options_.on_commit) {
+        options_.on_commit(std::chrono::duration_cast<std::chrono::microseconds>(
+                               std::chrono::steady_clock::now() - commit_start)
+                               .count());
+      }
       queued_.fetch_add(queued_delta_, std::memory_order_relaxed);
       healthy_.store(true, std::memory_order_relaxed);
     } catch (const std::exception& e) {

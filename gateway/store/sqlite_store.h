@@ -10,6 +10,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -26,6 +27,9 @@ struct SqliteStoreOptions {
   bool sync_full = true;               // synchronous=FULL: each group commit is fsynced
   int lease_ms = 60000;                // lease given to claimed messages
   int group_commit_max_items = 20000;  // messages per transaction, at most
+  // Called on the writer thread after each COMMIT that succeeded, with how long the COMMIT took
+  // (writing the WAL and, at synchronous=FULL, its fsync): what every waiting client waits on.
+  std::function<void(int64_t commit_us)> on_commit;
 };
 
 class SqliteStore final : public Store {

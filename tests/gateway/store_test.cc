@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <future>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -32,6 +34,7 @@ class StoreTest : public ::testing::Test {
     SqliteStoreOptions o;
     o.path = (dir_ / "reach.db").string();
     o.lease_ms = 10'000;
+    o.on_commit = on_commit_;
     auto s = SqliteStore::Open(o, clock_);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s.value());
@@ -76,6 +79,7 @@ class StoreTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   FakeClock clock_;
+  std::function<void(int64_t)> on_commit_;
   std::unique_ptr<SqliteStore> store_;
 };
 
@@ -417,6 +421,26 @@ TEST_F(StoreTest, CheckpointsCopyTheWalBackAndTheWalStartsOver) {
   EXPECT_GT(std::filesystem::file_size(db), db_before + (20u << 20));
   // The WAL was rewound and reused: far smaller than the 40 MB written through it.
   EXPECT_LT(std::filesystem::file_size(wal), 16u << 20);
+}
+
+// Each group commit reports how long its COMMIT took (reachd's reach_store_commit_seconds).
+TEST_F(StoreTest, EachCommitReportsItsDuration) {
+  std::mutex mu;
+  std::vector<int64_t> seen;
+  on_commit_ = [&](int64_t us) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.push_back(us);
+  };
+  Reopen();
+  size_t before;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    before = seen.size();
+  }
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Enqueue({Msg()})[0].status.ok());
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(seen.size(), before + 3);  // one per transaction, reported before its answers
+  for (size_t i = before; i < seen.size(); ++i) EXPECT_GE(seen[i], 0);
 }
 
 TEST(ExternalIdTest, RoundTrip) {
