@@ -1,6 +1,6 @@
-// Prometheus counters, gauges and histograms. Registration takes a lock; the returned handles are lock-free
-// (relaxed atomics) and stay valid for the registry's lifetime.
-// Thread-safety: all methods are safe from any thread.
+// Prometheus counters, gauges and histograms. Registration takes a lock; the returned handles are
+// lock-free (relaxed atomics) and stay valid for the registry's lifetime. Thread-safety: all
+// methods are safe from any thread.
 #pragma once
 
 #include <atomic>

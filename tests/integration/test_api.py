@@ -154,6 +154,19 @@ class ApiTest(harness.DaemonTestCase):
         self.assertTrue(again.get("duplicate"))
         self.assertEqual(self.metric("reach_api_messages_accepted_total"), accepted)
 
+    def test_each_accepted_send_waited_on_a_counted_commit(self):
+        api = self.reachd.api
+        before = self.metric("reach_store_commit_seconds_count")
+        req = {"template": "welcome", "channels": ["webhook"], "to": {"user_id": "u-commit"},
+               "vars": {"name": "c"}, "send_at": "2099-01-01T00:00:00Z"}
+        for _ in range(3):  # one after another: three transactions
+            s, b = api.post("/v1/messages", req)
+            self.assertEqual(s, 202, b)
+        self.assertGreaterEqual(self.metric("reach_store_commit_seconds_count") - before, 3)
+        # The +Inf bucket holds every commit.
+        self.assertEqual(api.metric("reach_store_commit_seconds_bucket", 'le="+Inf"'),
+                         self.metric("reach_store_commit_seconds_count"))
+
     def test_unknown_message_and_endpoint(self):
         api = self.reachd.api
         s, b = api.get("/v1/messages/msg_999999999")
