@@ -212,9 +212,10 @@ class Table:
     def __init__(self):
         self.rows = []
 
-    def add(self, figure, result, ceiling="—", ratio="—", target="—", met=None):
+    def add(self, figure, result, ceiling="—", ratio="—", target="—", met=None, why=""):
         self.rows.append((figure, result, ceiling, ratio, target,
-                          "—" if met is None else ("yes" if met else "**no**")))
+                          "—" if met is None else
+                          ("yes" if met else "**no**" + (" (%s)" % why if why else ""))))
 
     def render(self):
         head = ("figure", "result", "ceiling (same run)", "ratio", "target", "met?")
@@ -618,7 +619,10 @@ end
                         dceil["p99_ms"], " / ".join("%.1f" % x for x in dceil["round_p99_ms"]),
                         fsync["p50_us"], fsync["p99_us"]),
                        "%.0f %%" % (100 * ratio(rate, c)), "≥ 30,000 msg/s, p99 ≤ 10 ms",
-                       r["errors"] == 0 and lost == 0 and rate >= 30000 and r["p99_ms"] <= 10)
+                       r["errors"] == 0 and lost == 0 and rate >= 30000 and r["p99_ms"] <= 10,
+                       # Said, not excused: the verdict stays reachd's own.
+                       why="the disk's own ceiling missed p99 ≤ 10 ms too"
+                       if dceil["p99_ms"] > 10 else "")
         self.extra["single"] = {"load": r, "ceiling": ceil, "durable_ceiling": dceil,
                                 "stored": stored, "fsync": fsync, "rounds": rounds_r,
                                 "ceiling_rounds": ceil_rounds, "durable_rounds": durable_rounds,

@@ -59,6 +59,7 @@ Dispatcher::Dispatcher(store::Store& store, std::map<std::string, ChannelRoute> 
       metrics_(metrics),
       work_(io_.get_executor()),
       poll_timer_(io_),
+      top_up_timer_(io_),
       rng_(seed),
       claimed_(metrics.GetCounter("reach_dispatch_claimed_total", "Messages leased for sending")),
       claim_errors_(metrics.GetCounter("reach_dispatch_claim_errors_total",
@@ -93,6 +94,7 @@ int Dispatcher::Stop(int64_t drain_ms) {
   boost::asio::post(io_, [this] {
     stopping_ = true;
     poll_timer_.cancel();
+    top_up_timer_.cancel();
   });
   // A real-time bound (not the injected clock): this waits for real I/O to finish.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(drain_ms);
@@ -122,10 +124,21 @@ void Dispatcher::ArmPollTimer() {
   });
 }
 
-void Dispatcher::MaybeClaim() {
+void Dispatcher::MaybeClaim(bool now) {
   if (claiming_ || stopping_) return;
   int room = config_.max_in_flight - in_flight_;
   if (room <= 0) return;  // a completion will call us again
+  if (!now && room < std::min(config_.claim_batch, std::max(1, config_.max_in_flight / 8))) {
+    if (!top_up_armed_) {
+      top_up_armed_ = true;
+      top_up_timer_.expires_after(std::chrono::milliseconds(kTopUpMs));
+      top_up_timer_.async_wait([this](const boost::system::error_code& ec) {
+        top_up_armed_ = false;
+        if (!ec) MaybeClaim(true);
+      });
+    }
+    return;
+  }
   int asked = std::min(room, config_.claim_batch);
   claiming_ = true;
   store_.Claim(clock_.NowMs(), asked, [this, asked](auto result) {

@@ -63,7 +63,13 @@ class Dispatcher {
 
  private:
   struct Job;
-  void MaybeClaim();
+  // Claims as many messages as there are free slots. Results free slots one at a time; while
+  // fewer than min(claim_batch, max_in_flight / 8) are free, they are claimed together up to
+  // kTopUpMs later
+  // (`now` skips that wait): one store turn per claim, not per send, and the store's completion
+  // linger is not cut short by a claim for every outcome.
+  void MaybeClaim(bool now = false);
+  static constexpr int kTopUpMs = 5;
   void OnClaimed(Result<std::vector<store::StoredMessage>> result, int asked);
   void StartSend(store::StoredMessage message);
   void OnResult(std::shared_ptr<Job> job, adapters::SendResult result);
@@ -84,6 +90,8 @@ class Dispatcher {
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   boost::asio::steady_timer poll_timer_;
+  boost::asio::steady_timer top_up_timer_;
+  bool top_up_armed_ = false;
   std::thread thread_;
   std::mt19937_64 rng_;
 

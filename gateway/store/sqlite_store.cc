@@ -226,6 +226,8 @@ void SqliteStore::Post(Op op, size_t weight) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!closing_) {
+      if (!std::holds_alternative<CompleteOp>(op)) ++queued_waited_;
+      queued_weight_ += weight;
       queue_.emplace_back(std::move(op), weight);
       cv_.notify_one();
       return;
@@ -274,11 +276,20 @@ void SqliteStore::WriterLoop() {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] { return !queue_.empty() || closing_; });
       if (queue_.empty() && closing_) return;
+      if (queued_waited_ == 0 && options_.completion_linger_ms > 0 && !closing_ &&
+          queued_weight_ < kLingerEnough) {
+        // Completions only: let more join this commit (see completion_linger_ms).
+        cv_.wait_for(lock, std::chrono::milliseconds(options_.completion_linger_ms), [&] {
+          return closing_ || queued_waited_ > 0 || queued_weight_ >= kLingerEnough;
+        });
+      }
       size_t weight = 0;
       while (!queue_.empty() &&
              (batch.empty() || weight + queue_.front().second <=
                                    static_cast<size_t>(options_.group_commit_max_items))) {
         weight += queue_.front().second;
+        if (!std::holds_alternative<CompleteOp>(queue_.front().first)) --queued_waited_;
+        queued_weight_ -= queue_.front().second;
         batch.push_back(std::move(queue_.front().first));
         queue_.pop_front();
       }

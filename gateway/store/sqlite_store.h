@@ -27,6 +27,12 @@ struct SqliteStoreOptions {
   bool sync_full = true;               // synchronous=FULL: each group commit is fsynced
   int lease_ms = 60000;                // lease given to claimed messages
   int group_commit_max_items = 20000;  // messages per transaction, at most
+  // When only completions are queued, the writer waits up to this long for more work before it
+  // commits, so the outcomes of many sends share one commit and its fsync. Nobody waits on a
+  // completion (the dispatcher has freed the send's slot already), and any other operation (an
+  // enqueue, a claim) ends the wait at once. A crash in the window sends those messages again,
+  // as it would for sends still in flight. 0 commits at once.
+  int completion_linger_ms = 5;
   // Called on the writer thread after each COMMIT that succeeded, with how long the COMMIT took
   // (writing the WAL and, at synchronous=FULL, its fsync): what every waiting client waits on.
   std::function<void(int64_t commit_us)> on_commit;
@@ -117,7 +123,11 @@ class SqliteStore final : public Store {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::pair<Op, size_t>> queue_;  // GUARDED_BY(mu_)
-  bool closing_ = false;                     // GUARDED_BY(mu_)
+  // What is queued, for the completion linger: operations other than completions, and weight.
+  size_t queued_waited_ = 0;                     // GUARDED_BY(mu_)
+  size_t queued_weight_ = 0;                     // GUARDED_BY(mu_)
+  static constexpr size_t kLingerEnough = 1024;  // completions that end the linger
+  bool closing_ = false;                         // GUARDED_BY(mu_)
   std::thread writer_;
   std::atomic<bool> healthy_{false};
 

@@ -83,6 +83,19 @@ class ScriptedAdapter final : public adapters::Adapter {
     });
   }
 
+  // Answers the `n` oldest held sends from the calling thread.
+  void Release(int n) {
+    std::vector<std::pair<adapters::SendCallback, adapters::SendResult>> some;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      while (n-- > 0 && !held_.empty()) {
+        some.push_back(std::move(held_.front()));
+        held_.erase(held_.begin());
+      }
+    }
+    for (auto& [done, r] : some) done(std::move(r));
+  }
+
   std::vector<adapters::SendRequest> requests() {
     std::lock_guard<std::mutex> l(mu_);
     return requests_;
@@ -339,6 +352,29 @@ TEST_F(DispatcherTest, RespectsMaxInFlight) {
   // Stopping with sends still open reports them; they stay leased and come back later.
   EXPECT_EQ(dispatcher_->Stop(50), 50);
   dispatcher_.reset();
+}
+
+// One result frees one slot: below the top-up mark (max_in_flight / 8 here), the dispatcher
+// claims for it a few milliseconds later rather than at once, but it does claim with no further
+// result or enqueue to prompt it.
+TEST_F(DispatcherTest, ASingleFreedSlotIsFilledAgain) {
+  email_.HoldUntil(1000000);  // answered only through Release
+  StartDispatcher(/*max_in_flight=*/16);
+  auto ids = Enqueue(17, {"email"});
+  auto wait_requests = [&](size_t n) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (email_.requests().size() < n && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return email_.requests().size();
+  };
+  ASSERT_EQ(wait_requests(16), 16u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(email_.requests().size(), 16u);  // the limit holds
+  email_.Release(1);
+  EXPECT_EQ(wait_requests(17), 17u);
+  email_.Release(16);
+  for (int64_t id : ids) WaitFor(id, store::MessageStatus::kSent);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <future>
@@ -35,6 +37,7 @@ class StoreTest : public ::testing::Test {
     o.path = (dir_ / "reach.db").string();
     o.lease_ms = 10'000;
     o.on_commit = on_commit_;
+    o.completion_linger_ms = linger_ms_;
     auto s = SqliteStore::Open(o, clock_);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s.value());
@@ -80,6 +83,7 @@ class StoreTest : public ::testing::Test {
   std::filesystem::path dir_;
   FakeClock clock_;
   std::function<void(int64_t)> on_commit_;
+  int linger_ms_ = 5;  // the default
   std::unique_ptr<SqliteStore> store_;
 };
 
@@ -441,6 +445,50 @@ TEST_F(StoreTest, EachCommitReportsItsDuration) {
   std::lock_guard<std::mutex> lock(mu);
   ASSERT_EQ(seen.size(), before + 3);  // one per transaction, reported before its answers
   for (size_t i = before; i < seen.size(); ++i) EXPECT_GE(seen[i], 0);
+}
+
+// Outcomes that arrive within the completion linger share one commit; an operation somebody
+// waits on (an enqueue here) ends the linger at once and joins that commit.
+TEST_F(StoreTest, CompletionsWaitForMoreAndAnEnqueueEndsTheWait) {
+  std::atomic<int> commits{0};
+  on_commit_ = [&](int64_t) { commits.fetch_add(1); };
+  linger_ms_ = 300;
+  Reopen();
+  Enqueue({Msg(), Msg(), Msg()});
+  auto claimed = Claim(3);
+  ASSERT_EQ(claimed.size(), 3u);
+  auto done = [](int64_t id) {
+    Completion c;
+    c.id = id;
+    c.status = MessageStatus::kSent;
+    c.final_channel = "email";
+    return c;
+  };
+  // Two completions 20 ms apart: one commit.
+  int before = commits.load();
+  std::promise<Status> a, b;
+  store_->Complete({done(claimed[0].id)}, [&](Status s) { a.set_value(s); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  store_->Complete({done(claimed[1].id)}, [&](Status s) { b.set_value(s); });
+  EXPECT_TRUE(a.get_future().get().ok());
+  EXPECT_TRUE(b.get_future().get().ok());
+  EXPECT_EQ(commits.load() - before, 1);
+  // A completion, then an enqueue: the enqueue is not held for the linger (300 ms, and 10 s
+  // here), and both commit together.
+  linger_ms_ = 10'000;
+  Reopen();
+  claimed = Claim(1);
+  ASSERT_EQ(claimed.size(), 1u);
+  before = commits.load();
+  std::promise<Status> c;
+  auto t0 = std::chrono::steady_clock::now();
+  store_->Complete({done(claimed[0].id)}, [&](Status s) { c.set_value(s); });
+  auto r = Enqueue({Msg()});
+  EXPECT_TRUE(r[0].status.ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  EXPECT_TRUE(c.get_future().get().ok());
+  EXPECT_EQ(commits.load() - before, 1);
+  EXPECT_EQ(store_->Get(claimed[0].id)->message.status, MessageStatus::kSent);
 }
 
 TEST(ExternalIdTest, RoundTrip) {
