@@ -623,8 +623,11 @@ end
                        "≥ 30,000 msg/s, p99 ≤ 10 ms",
                        r["errors"] == 0 and lost == 0 and rate >= 30000 and r["p99_ms"] <= 10,
                        # Said, not excused: the verdict stays reachd's own.
-                       why="the disk's own ceiling missed p99 ≤ 10 ms too"
-                       if dceil["p99_ms"] > 10 else "")
+                       why="; ".join(w for w, both in (
+                           ("the disk's own ceiling missed p99 ≤ 10 ms too",
+                            r["p99_ms"] > 10 and dceil["p99_ms"] > 10),
+                           ("the disk's own ceiling ran under 30,000 msg/s too",
+                            rate < 30000 and dceil["req_per_s"] < 30000)) if both))
         self.extra["single"] = {"load": r, "ceiling": ceil, "durable_ceiling": dceil,
                                 "stored": stored, "fsync": fsync, "rounds": rounds_r,
                                 "ceiling_rounds": ceil_rounds, "durable_rounds": durable_rounds,

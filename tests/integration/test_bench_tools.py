@@ -1,21 +1,17 @@
 """The benchmark's own tools: reach-trivial-server's --durable ceiling writes and syncs each body
 before its 202, and bench.py pools the rounds' latency distributions into one."""
 import importlib.util
-import json
 import os
 import subprocess
 import tempfile
-import time
 import unittest
 import urllib.request
 
 import harness
 
-SOURCE = os.environ.get("REACH_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-
 
 def load_bench():
-    spec = importlib.util.spec_from_file_location("bench", os.path.join(SOURCE, "scripts",
+    spec = importlib.util.spec_from_file_location("bench", os.path.join(harness.SOURCE, "scripts",
                                                                         "bench.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -48,13 +44,7 @@ class DurableCeilingTest(unittest.TestCase):
             p = subprocess.Popen([binary, "--listen", "127.0.0.1:0", "--durable", ring,
                                   "--ready-file", ready], stdout=subprocess.DEVNULL)
             try:
-                deadline = time.monotonic() + 30
-                while not os.path.exists(ready):
-                    self.assertIsNone(p.poll(), "reach-trivial-server exited")
-                    self.assertLess(time.monotonic(), deadline)
-                    time.sleep(0.05)
-                with open(ready) as f:
-                    addr = json.load(f)["http"]
+                addr = harness.wait_file(ready, p, timeout=30)["http"]
                 self.assertEqual(os.path.getsize(ring), 64 << 20)  # the ring, written up front
                 for i in range(3):
                     body = b'{"n":"durable-%d"}' % i
