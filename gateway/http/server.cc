@@ -28,25 +28,74 @@ Response ErrorResponse(unsigned version, bool keep_alive, int status, const std:
   return JsonResponse(version, keep_alive, status, boost::json::serialize(root));
 }
 
+// The session's executor and I/O objects are typed on the strand (no type-erased executor to
+// copy on every operation).
+using Strand = net::strand<net::io_context::executor_type>;
+using Socket = net::basic_stream_socket<tcp, Strand>;
+using Timer = net::basic_waitable_timer<std::chrono::steady_clock,
+                                        net::wait_traits<std::chrono::steady_clock>, Strand>;
+
 class Server::Session : public std::enable_shared_from_this<Server::Session> {
  public:
-  Session(tcp::socket&& socket, Server& server) : stream_(std::move(socket)), server_(server) {}
+  Session(Socket&& socket, Server& server)
+      : socket_(std::move(socket)), timer_(socket_.get_executor()), server_(server) {}
   ~Session() { server_.connections_.fetch_sub(1); }
 
   void Start() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->DoRead(); });
+    net::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->DoRead(); });
   }
 
  private:
+  using Clock = std::chrono::steady_clock;
+
+  // Timeouts. Setting a deadline is a plain store: one timer per connection wakes when the
+  // earliest deadline it knows of passes and re-arms itself if the deadline moved later, so a
+  // request costs no timer operation (a timed async op per read and write would arm and cancel
+  // a timer twice per request). Runs on the strand, as does OnTimer.
+  void SetDeadline(std::chrono::milliseconds after) {
+    deadline_ = Clock::now() + after;
+    if (!timer_armed_) {
+      ArmTimer();
+    } else if (deadline_ < timer_.expiry()) {
+      timer_.cancel();  // OnTimer re-arms at the earlier deadline
+    }
+  }
+  void ClearDeadline() { deadline_ = Clock::time_point::max(); }
+
+  void ArmTimer() {
+    timer_armed_ = true;
+    timer_.expires_at(deadline_);
+    timer_.async_wait([self = shared_from_this()](beast::error_code) { self->OnTimer(); });
+  }
+
+  void OnTimer() {
+    timer_armed_ = false;
+    if (closed_ || deadline_ == Clock::time_point::max()) return;
+    if (Clock::now() >= deadline_) {
+      Close();  // pending reads and writes complete with operation_aborted
+      return;
+    }
+    ArmTimer();
+  }
+
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    beast::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    timer_.cancel();
+  }
+
   void DoRead() {
     parser_.emplace();
     parser_->body_limit(static_cast<uint64_t>(server_.config_.body_limit_bytes));
     parser_->header_limit(64 * 1024);
-    stream_.expires_after(std::chrono::milliseconds(first_ ? server_.config_.read_timeout_ms
-                                                           : server_.config_.idle_timeout_ms));
+    SetDeadline(std::chrono::milliseconds(first_ ? server_.config_.read_timeout_ms
+                                                 : server_.config_.idle_timeout_ms));
     first_ = false;
     bhttp::async_read(
-        stream_, buffer_, *parser_,
+        socket_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
   }
 
@@ -62,18 +111,17 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     }
     if (ec) {
       // end_of_stream, timeout, reset: the client went away or idled out.
-      beast::error_code ignored;
-      stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      Close();
       return;
     }
     Request req = parser_->release();
-    // The handler may run long (a store commit); the read timer must not fire meanwhile.
-    stream_.expires_never();
+    // The handler may run long (a store commit); the read timeout must not fire meanwhile.
+    ClearDeadline();
     auto self = shared_from_this();
     auto responded = std::make_shared<std::atomic<bool>>(false);
     Responder respond = [self, responded](Response res) {
       if (responded->exchange(true)) return;
-      net::post(self->stream_.get_executor(),
+      net::post(self->socket_.get_executor(),
                 [self, res = std::move(res)]() mutable { self->Write(std::move(res)); });
     };
     try {
@@ -86,12 +134,19 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   }
 
   void Write(Response res) {
-    auto sp = std::make_shared<Response>(std::move(res));
-    bool close = !sp->keep_alive();
-    stream_.expires_after(std::chrono::milliseconds(server_.config_.read_timeout_ms));
-    bhttp::async_write(stream_, *sp,
-                       [self = shared_from_this(), sp, close](beast::error_code ec, std::size_t) {
-                         if (ec) return;
+    if (closed_) return;
+    // One response is in flight at a time (the next read starts after it), so the session
+    // holds it.
+    res_.emplace(std::move(res));
+    bool close = !res_->keep_alive();
+    SetDeadline(std::chrono::milliseconds(server_.config_.read_timeout_ms));
+    bhttp::async_write(socket_, *res_,
+                       [self = shared_from_this(), close](beast::error_code ec, std::size_t) {
+                         self->res_.reset();
+                         if (ec) {
+                           self->Close();
+                           return;
+                         }
                          if (close) {
                            self->LingeringClose();
                            return;
@@ -105,24 +160,32 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   // reads it. So: stop sending, and discard what still arrives for a short while.
   void LingeringClose() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(std::chrono::seconds(2));
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    SetDeadline(std::chrono::seconds(2));
     Discard();
   }
   void Discard() {
     drain_.resize(64 * 1024);
-    stream_.async_read_some(net::buffer(drain_),
+    socket_.async_read_some(net::buffer(drain_),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                               self->drained_ += n;
-                              if (ec || self->drained_ > (64u << 20)) return;
+                              if (ec || self->drained_ > (64u << 20)) {
+                                self->Close();
+                                return;
+                              }
                               self->Discard();
                             });
   }
 
-  beast::tcp_stream stream_;
+  Socket socket_;
+  Timer timer_;
   Server& server_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<Response> res_;
+  Clock::time_point deadline_ = Clock::time_point::max();
+  bool timer_armed_ = false;
+  bool closed_ = false;
   bool first_ = true;
   std::vector<char> drain_;
   size_t drained_ = 0;
@@ -173,7 +236,7 @@ Result<std::string> Server::Start() {
 }
 
 void Server::DoAccept() {
-  acceptor_.async_accept(net::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
+  acceptor_.async_accept(net::make_strand(io_), [this](beast::error_code ec, Socket socket) {
     if (ec) {
       if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
       spdlog::warn("http: accept failed: {}", ec.message());

@@ -127,6 +127,27 @@ class TimeoutsAndSizesTest(harness.DaemonTestCase):
         finally:
             s.close()
 
+    def test_a_busy_connection_outlives_its_first_deadlines(self):
+        # The server's one timer per connection first wakes at the first request's read
+        # deadline (400 ms); each request since moved the deadline on, so it must re-arm, not
+        # close. 2 s of requests 150 ms apart spans five read and three idle limits.
+        s = connect(self.reachd.addr)
+        try:
+            start = time.monotonic()
+            n = 0
+            while time.monotonic() - start < 2.0:
+                status, _ = http_get(s)
+                self.assertEqual(status, 200, "request %d on the connection" % n)
+                n += 1
+                time.sleep(0.15)
+            self.assertGreater(n, 8)
+            # And once it goes quiet, the idle limit still closes it.
+            quiet = time.monotonic()
+            self.assertTrue(closed_within(s, 10.0)[0], "idle connection was not closed")
+            self.assertGreaterEqual(time.monotonic() - quiet, 0.3)
+        finally:
+            s.close()
+
 
 class ConnectionLimitTest(harness.DaemonTestCase):
     NAME = "connlimit"
