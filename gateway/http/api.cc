@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include <ctime>
+#include <chrono>
 #include <set>
 
 #include "common/crypto.h"
@@ -130,14 +130,13 @@ std::optional<int64_t> ParseRfc3339(std::string_view s) {
     return std::nullopt;
   }
   if (pos != s.size()) return std::nullopt;
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  int64_t epoch = static_cast<int64_t>(timegm(&tm));
+  // Calendar arithmetic (no time zone database, no lock): a day that does not exist, such as
+  // February 30, is refused rather than rolled over into the next month.
+  const std::chrono::year_month_day ymd{std::chrono::year(y), std::chrono::month(mo),
+                                        std::chrono::day(d)};
+  if (!ymd.ok()) return std::nullopt;
+  const int64_t days = std::chrono::sys_days(ymd).time_since_epoch().count();
+  const int64_t epoch = days * 86400 + h * 3600 + mi * 60 + sec;
   return (epoch - offset_s) * 1000 + frac_ms;
 }
 
@@ -531,17 +530,19 @@ void Api::SendOne(Request&& req, Responder respond) {
                             r.status.code() == StatusCode::kConflict ? "idempotency_key" : ""));
       return;
     }
-    json::object out{{"id", store::ExternalId(r.id)}, {"status", "queued"}};
     if (r.existing) {
       duplicates_.Inc();
-      out["duplicate"] = true;
+      json::object out{{"id", store::ExternalId(r.id)}, {"status", "queued"}, {"duplicate", true}};
       auto d = store_.Get(r.id);
       if (d.ok()) out["status"] = store::StatusName(d->message.status);
-    } else {
-      accepted_.Inc();
-      if (due_now && hooks_.on_enqueued) hooks_.on_enqueued();
+      respond(JsonResponse(ver, ka, 202, json::serialize(out)));
+      return;
     }
-    respond(JsonResponse(ver, ka, 202, json::serialize(out)));
+    accepted_.Inc();
+    if (due_now && hooks_.on_enqueued) hooks_.on_enqueued();
+    // The common answer, on the store's writer thread: the id is digits, nothing to escape.
+    respond(JsonResponse(ver, ka, 202,
+                         R"({"id":")" + store::ExternalId(r.id) + R"(","status":"queued"})"));
   });
 }
 

@@ -471,6 +471,13 @@ TEST(Rfc3339Test, Parses) {
   EXPECT_FALSE(ParseRfc3339("2026-11-24 09:00").has_value());
   EXPECT_FALSE(ParseRfc3339("2026-13-24T09:00:00Z").has_value());
   EXPECT_FALSE(ParseRfc3339("2026-11-24T09:00:00").has_value());
+  // Leap days and the days a month does not have.
+  EXPECT_EQ(ParseRfc3339("2028-02-29T00:00:00Z").value_or(-1), 1835395200000);
+  EXPECT_FALSE(ParseRfc3339("2026-02-29T00:00:00Z").has_value());
+  EXPECT_FALSE(ParseRfc3339("2026-04-31T00:00:00Z").has_value());
+  // A leap second is taken as the next second's start, as before; offsets west of UTC.
+  EXPECT_EQ(ParseRfc3339("2026-12-31T23:59:60Z").value_or(-1), 1798761600000);
+  EXPECT_EQ(ParseRfc3339("1969-12-31T19:00:00-05:00").value_or(-1), 0);
 }
 
 }  // namespace
