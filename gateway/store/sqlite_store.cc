@@ -499,6 +499,7 @@ int SqliteStore::ClaimInto(SQLite::Statement& select, int priority, int want, Cl
                            int64_t lease_until) {
   select.bind(4, want);
   std::vector<StoredMessage> rows;
+  rows.reserve(static_cast<size_t>(want));  // claims are hundreds of rows; no regrowth
   while (select.executeStep()) rows.push_back(ReadMessage(select));
   select.reset();
   Cursor& cursor = cursors_[priority];
@@ -537,6 +538,7 @@ void SqliteStore::Execute(ClaimOp& op) {
     next_lease_sweep_ms_ = op.now_ms + std::max(250, options_.lease_ms / 10);
   }
   int64_t lease_until = op.now_ms + options_.lease_ms;
+  op.results.reserve(static_cast<size_t>(std::max(0, op.limit)));
   for (int priority = 9; priority >= 0; --priority) {
     for (;;) {
       int want = op.limit - static_cast<int>(op.results.size());
