@@ -129,7 +129,10 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     } catch (const std::exception& e) {
       // Last-resort catch: a handler bug must not take the process down.
       spdlog::error("http: handler threw: {}", e.what());
-      Write(ErrorResponse(11, false, 500, "internal", "internal error"));
+      // Unless it answered before it threw: one response per request (the session holds it).
+      if (!responded->exchange(true)) {
+        Write(ErrorResponse(11, false, 500, "internal", "internal error"));
+      }
     }
   }
 
