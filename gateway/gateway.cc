@@ -130,8 +130,8 @@ Result<std::string> Gateway::Start() {
   so.group_commit_max_items = config_.store.group_commit_max_items;
   metrics::Histogram& commits = metrics_.GetHistogram(
       "reach_store_commit_seconds",
-      "Time each group commit took to write the WAL and sync it (every waiting enqueue waits on "
-      "it)",
+      "Time each sync of the WAL took (it makes every commit before it durable; every waiting "
+      "enqueue waits on one)",
       {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
   so.on_commit = [&commits](int64_t us) { commits.ObserveMicros(us); };
   auto opened = store::SqliteStore::Open(so, clock_);

@@ -540,7 +540,7 @@ void Api::SendOne(Request&& req, Responder respond) {
     }
     accepted_.Inc();
     if (due_now && hooks_.on_enqueued) hooks_.on_enqueued();
-    // The common answer, on the store's writer thread: the id is digits, nothing to escape.
+    // The common answer, on a store thread: the id is digits, nothing to escape.
     respond(JsonResponse(ver, ka, 202,
                          R"({"id":")" + store::ExternalId(r.id) + R"(","status":"queued"})"));
   });

@@ -1,8 +1,9 @@
 // The public HTTP API, version 1 (../shared/API.md; gateway/http/openapi.yaml): request
 // validation, enqueue through the store's group commit, look-up, cancel, operations endpoints.
 //
-// Thread-safety: Handle() runs on the HTTP server's io threads; store callbacks arrive on the
-// store's writer thread and answer through the Responder (which posts to the connection).
+// Thread-safety: Handle() runs on the HTTP server's io threads; store callbacks arrive on a
+// store thread (the sync thread, once the commit is on disk) and answer through the Responder
+// (which posts to the connection).
 #pragma once
 
 #include <boost/json.hpp>

@@ -2,7 +2,9 @@
 //
 // Thread-safety: one writer thread owns the write connection and every prepared write
 // statement; other threads only post operations to its queue. Reads use a separate connection
-// guarded by read_mu_ (WAL lets them run beside the writer).
+// guarded by read_mu_ (WAL lets them run beside the writer). At sync_full a sync thread fsyncs
+// the WAL and runs the callbacks of what it made durable; a checkpointer thread copies the WAL
+// back into the database file.
 #pragma once
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -24,7 +26,7 @@ namespace reach::store {
 
 struct SqliteStoreOptions {
   std::string path;                    // database file; its folder is created if missing
-  bool sync_full = true;               // synchronous=FULL: each group commit is fsynced
+  bool sync_full = true;               // each group commit is fsynced before it is answered
   int lease_ms = 60000;                // lease given to claimed messages
   int group_commit_max_items = 20000;  // messages per transaction, at most
   // When only completions are queued, the writer waits up to this long for more work before it
@@ -33,9 +35,12 @@ struct SqliteStoreOptions {
   // enqueue, a claim) ends the wait at once. A crash in the window sends those messages again,
   // as it would for sends still in flight. 0 commits at once.
   int completion_linger_ms = 5;
-  // Called on the writer thread after each COMMIT that succeeded, with how long the COMMIT took
-  // (writing the WAL and, at synchronous=FULL, its fsync): what every waiting client waits on.
+  // Called after each commit is durable, with how long making it so took: at sync_full, each
+  // fdatasync of the WAL (on the sync thread; it may cover several commits); otherwise each
+  // COMMIT (on the writer thread). What every waiting client waits on.
   std::function<void(int64_t commit_us)> on_commit;
+  // For tests: called on the sync thread (sync_full) before it fdatasyncs the WAL for enqueues.
+  std::function<void()> before_sync;
 };
 
 class SqliteStore final : public Store {
@@ -130,6 +135,26 @@ class SqliteStore final : public Store {
   bool closing_ = false;                         // GUARDED_BY(mu_)
   std::thread writer_;
   std::atomic<bool> healthy_{false};
+
+  // The sync, pipelined for enqueues (synchronous=full). The writer's connection commits
+  // without syncing (SQLite's synchronous=NORMAL: the WAL stays consistent, a commit is just not
+  // yet durable) and hands each committed group with enqueues in it to the syncer, which
+  // fdatasyncs the WAL and only then runs the group's callbacks. One sync covers every group
+  // committed before it began, and the writer goes on with the next group meanwhile instead of
+  // waiting for the disk. Other groups that wrote (outcomes) the writer syncs itself. An
+  // operation is reported done only once its commit is on disk, as before.
+  void SyncerLoop();
+  Status SyncWal();    // fdatasync of the WAL (sync thread, or the writer for its own groups)
+  Status TimedSync();  // SyncWal, reported to on_commit
+  bool pipelined_sync_ = false;
+  bool wal_written_ = false;  // the last COMMIT wrote to the WAL (set by OnWalCommit; writer)
+  std::mutex wal_fd_mu_;      // the sync thread and the writer both sync
+  int wal_fd_ = -1;           // the WAL file, opened for fdatasync only; GUARDED_BY(wal_fd_mu_)
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  std::vector<Op> synced_queue_;  // committed, waiting for a sync; GUARDED_BY(sync_mu_)
+  bool sync_closing_ = false;     // GUARDED_BY(sync_mu_)
+  std::thread syncer_;
 
   // Writer-thread state.
   std::unique_ptr<SQLite::Database> wdb_;

@@ -4,9 +4,10 @@
 // Contract:
 //  - Write operations (Enqueue, Claim, Complete, Cancel, SaveTemplateVersion) are asynchronous.
 //    They are executed by the store's single writer, which folds every operation waiting at that
-//    moment into ONE transaction and ONE sync (group commit). Each callback runs on the writer
-//    thread after the transaction holding its operation has committed (and, with
-//    synchronous=full, been synced): a callback reporting success means the change is on disk.
+//    moment into ONE transaction (group commit). Each callback runs on a store thread after the
+//    transaction holding its operation has committed and, with synchronous=full, been synced
+//    (one sync covers every commit made before it began): a callback reporting success means
+//    the change is on disk.
 //    Callbacks must be quick and must not call back into the store synchronously.
 //  - Read operations (Get, LoadTemplateSource, Stats) are synchronous, may be called from any
 //    thread, and see committed data only.

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <future>
@@ -38,6 +39,7 @@ class StoreTest : public ::testing::Test {
     o.lease_ms = 10'000;
     o.on_commit = on_commit_;
     o.completion_linger_ms = linger_ms_;
+    o.before_sync = before_sync_;
     auto s = SqliteStore::Open(o, clock_);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s.value());
@@ -83,6 +85,7 @@ class StoreTest : public ::testing::Test {
   std::filesystem::path dir_;
   FakeClock clock_;
   std::function<void(int64_t)> on_commit_;
+  std::function<void()> before_sync_;
   int linger_ms_ = 5;  // the default
   std::unique_ptr<SqliteStore> store_;
 };
@@ -489,6 +492,54 @@ TEST_F(StoreTest, CompletionsWaitForMoreAndAnEnqueueEndsTheWait) {
   EXPECT_TRUE(c.get_future().get().ok());
   EXPECT_EQ(commits.load() - before, 1);
   EXPECT_EQ(store_->Get(claimed[0].id)->message.status, MessageStatus::kSent);
+}
+
+// At synchronous=full the writer commits and goes on; the sync thread makes commits durable
+// and only then answers them. Here the first sync is held: the enqueue is committed (a reader
+// sees it) but not answered, and the writer meanwhile commits the next one.
+TEST_F(StoreTest, AnEnqueueIsAnsweredOnlyOnceASyncCoversItsCommit) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool hold = true;
+  int syncs_begun = 0;
+  before_sync_ = [&] {
+    std::unique_lock<std::mutex> lock(mu);
+    ++syncs_begun;
+    cv.notify_all();
+    cv.wait(lock, [&] { return !hold; });
+  };
+  Reopen();
+  auto release = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    hold = false;
+    cv.notify_all();
+  };
+  std::promise<std::vector<EnqueueResult>> first, second;
+  auto first_answer = first.get_future();
+  auto second_answer = second.get_future();
+  store_->Enqueue({Msg()}, [&](std::vector<EnqueueResult> r) { first.set_value(r); });
+  bool began;
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    began = cv.wait_for(lock, std::chrono::seconds(5), [&] { return syncs_begun > 0; });
+  }
+  EXPECT_TRUE(began) << "no sync began";
+  EXPECT_TRUE(store_->Get(1).ok()) << "the enqueue is not committed";
+  EXPECT_EQ(first_answer.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout)
+      << "answered before its sync";
+  store_->Enqueue({Msg()}, [&](std::vector<EnqueueResult> r) { second.set_value(r); });
+  bool committed = false;
+  for (int i = 0; i < 500 && !committed; ++i) {
+    committed = store_->Get(2).ok();
+    if (!committed) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(committed) << "the writer waited for the held sync";
+  EXPECT_EQ(second_answer.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  release();
+  EXPECT_TRUE(first_answer.get()[0].status.ok());
+  EXPECT_TRUE(second_answer.get()[0].status.ok());
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(syncs_begun, 2);  // the second sync covered the second commit
 }
 
 TEST(ExternalIdTest, RoundTrip) {
