@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -206,14 +207,16 @@ Status Api::BuildMessage(const json::object& item, const std::string& prefix,
     return Invalid("must be a non-empty array of channel names", prefix + "channels");
   }
   out->channels.clear();
-  std::set<std::string> seen;
   for (size_t i = 0; i < ch->value().get_array().size(); ++i) {
     const auto& c = ch->value().get_array()[i];
-    std::string field = prefix + "channels[" + std::to_string(i) + "]";
-    if (!c.is_string()) return Invalid("must be a string", field);
+    // The field's name is built only for an error: this runs for every message.
+    auto field = [&] { return prefix + "channels[" + std::to_string(i) + "]"; };
+    if (!c.is_string()) return Invalid("must be a string", field());
     std::string name(c.get_string());
-    if (!kChannels.count(name)) return Invalid("unknown channel '" + name + "'", field);
-    if (!seen.insert(name).second) return Invalid("channel listed twice", field);
+    if (!kChannels.count(name)) return Invalid("unknown channel '" + name + "'", field());
+    if (std::find(out->channels.begin(), out->channels.end(), name) != out->channels.end()) {
+      return Invalid("channel listed twice", field());
+    }
     out->channels.push_back(std::move(name));
   }
 
@@ -223,10 +226,10 @@ Status Api::BuildMessage(const json::object& item, const std::string& prefix,
   if (!to_it->value().is_object()) return Invalid("must be an object", prefix + "to");
   const json::object& to = to_it->value().get_object();
   for (const auto& kv : to) {
-    std::string field = prefix + "to." + std::string(kv.key());
-    if (!kToKeys.count(kv.key())) return Invalid("unknown address kind", field);
-    if (!kv.value().is_string()) return Invalid("must be a string", field);
-    if (kv.value().get_string().size() > kMaxAddress) return Invalid("too long", field);
+    auto field = [&] { return prefix + "to." + std::string(kv.key()); };
+    if (!kToKeys.count(kv.key())) return Invalid("unknown address kind", field());
+    if (!kv.value().is_string()) return Invalid("must be a string", field());
+    if (kv.value().get_string().size() > kMaxAddress) return Invalid("too long", field());
   }
   auto to_str = [&](std::string_view key) -> std::string_view {
     auto it = to.find(key);
@@ -263,11 +266,12 @@ Status Api::BuildMessage(const json::object& item, const std::string& prefix,
     }
   }
 
-  // vars
-  json::object vars;
+  // vars (read in place: the payload below is serialized from the request's own values)
+  static const json::object kNoVars;
+  const json::object* vars = &kNoVars;
   if (auto v = item.find("vars"); v != item.end()) {
     if (!v->value().is_object()) return Invalid("must be an object", prefix + "vars");
-    vars = v->value().get_object();
+    vars = &v->value().get_object();
   }
 
   // locale, category, priority
@@ -321,16 +325,14 @@ Status Api::BuildMessage(const json::object& item, const std::string& prefix,
     }
     out->idempotency_key = std::string(v->value().get_string());
   }
-  json::object payload;
-  payload["to"] = to;
-  payload["vars"] = std::move(vars);
-  if (!locale.empty()) payload["locale"] = locale;
+  const json::value* callback_url = nullptr;
   if (auto v = item.find("callback_url"); v != item.end()) {
     if (!v->value().is_string() || !IsHttpUrl(v->value().get_string())) {
       return Invalid("must be an http:// or https:// URL", prefix + "callback_url");
     }
-    payload["callback_url"] = v->value();
+    callback_url = &v->value();
   }
+  const json::value* metadata = nullptr;
   if (auto v = item.find("metadata"); v != item.end()) {
     if (!v->value().is_object()) return Invalid("must be an object", prefix + "metadata");
     for (const auto& kv : v->value().get_object()) {
@@ -338,7 +340,7 @@ Status Api::BuildMessage(const json::object& item, const std::string& prefix,
         return Invalid("values must be strings", prefix + "metadata." + std::string(kv.key()));
       }
     }
-    payload["metadata"] = v->value();
+    metadata = &v->value();
   }
 
   // The request is well-formed; now what this gateway can accept (422). These run last so that
@@ -353,8 +355,7 @@ Status Api::BuildMessage(const json::object& item, const std::string& prefix,
   }
   ApiHooks::TemplateInfo info;
   if (hooks_.check_template) {
-    Status st = hooks_.check_template(out->template_name, out->channels,
-                                      payload["vars"].get_object(), &info);
+    Status st = hooks_.check_template(out->template_name, out->channels, *vars, &info);
     if (!st.ok()) {
       if (semantic) *semantic = true;
       return Status(st.code(), st.message(), prefix + st.field());
@@ -373,7 +374,27 @@ Status Api::BuildMessage(const json::object& item, const std::string& prefix,
     out->priority = config_.categories.transactional_priority;
   }
 
-  out->payload = json::serialize(payload);
+  // The stored payload: {"to":…,"vars":…[,"locale":…][,"callback_url":…][,"metadata":…]},
+  // written out from the request's values (byte for byte what serializing an object with those
+  // members gives, so idempotency hashes of earlier requests still match).
+  std::string& payload = out->payload;
+  payload.assign(R"({"to":)");
+  payload += json::serialize(to);
+  payload += R"(,"vars":)";
+  payload += json::serialize(*vars);
+  if (!locale.empty()) {
+    payload += R"(,"locale":)";
+    payload += json::serialize(json::value(locale));
+  }
+  if (callback_url) {
+    payload += R"(,"callback_url":)";
+    payload += json::serialize(*callback_url);
+  }
+  if (metadata) {
+    payload += R"(,"metadata":)";
+    payload += json::serialize(*metadata);
+  }
+  payload += '}';
   if (!out->idempotency_key.empty()) {
     // The same key with the same request is a duplicate; with another request, a conflict.
     std::string canon = out->template_name + '\n' + json::serialize(ch->value()) + '\n' +
@@ -480,11 +501,11 @@ void Api::Handle(Request&& req, Responder respond) {
 
 namespace {
 
-Result<json::object> ParseBody(const Request& req) {
+Result<json::object> ParseBody(const Request& req, json::storage_ptr sp = {}) {
   boost::system::error_code ec;
   json::parse_options opts;
   opts.max_depth = 64;
-  json::value v = json::parse(req.body(), ec, {}, opts);
+  json::value v = json::parse(req.body(), ec, std::move(sp), opts);
   if (ec) return Status::InvalidArgument("body is not valid JSON: " + ec.message(), "body");
   if (!v.is_object()) return Status::InvalidArgument("body must be a JSON object", "body");
   return std::move(v.as_object());
@@ -495,7 +516,11 @@ Result<json::object> ParseBody(const Request& req) {
 void Api::SendOne(Request&& req, Responder respond) {
   const unsigned ver = req.version();
   const bool ka = req.keep_alive();
-  auto body = ParseBody(req);
+  // Parsed into a buffer on the stack (a typical message needs no allocation); BuildMessage
+  // copies out what the message keeps, and nothing refers to the body after this function.
+  unsigned char parse_buffer[4096];
+  json::monotonic_resource parse_memory(parse_buffer, sizeof parse_buffer);
+  auto body = ParseBody(req, json::storage_ptr(&parse_memory));
   if (!body.ok()) {
     rejected_.Inc();
     respond(ErrorResponse(ver, ka, 400, "invalid_argument", body.status().message(), "body"));

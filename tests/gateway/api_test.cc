@@ -464,6 +464,37 @@ TEST(RedactPersonalDataTest, LeavesIdsNumbersAndMaskedTextAlone) {
   }
 }
 
+// The stored payload is what the dispatcher renders from, and what an idempotency key's hash
+// covers: exactly the JSON object {to, vars, locale, callback_url, metadata} of the request's
+// values, in that order, the members the request leaves out left out.
+TEST_F(ApiTest, StoredPayloadIsTheRequestsValuesAsOneObject) {
+  const std::string full =
+      R"({"template":"welcome","channels":["email"],"locale":"zh-CN",)"
+      R"("to":{"email":"li.lei@example.com","user_id":"u \"1\""},)"
+      R"("vars":{"name":"李雷","n":3,"list":[1,{"a":null}]},)"
+      R"("callback_url":"https://cb.example/x?y=1","metadata":{"campaign":"c/1"}})";
+  Reply r = Post("/v1/messages", full);
+  ASSERT_EQ(r.status, 202) << r.raw;
+  auto id = store::ParseExternalId(std::string(r.body.at("id").as_string()));
+  ASSERT_TRUE(id.has_value());
+  json::object req = json::parse(full).as_object();
+  json::object want;
+  want["to"] = req["to"];
+  want["vars"] = req["vars"];
+  want["locale"] = req["locale"];
+  want["callback_url"] = req["callback_url"];
+  want["metadata"] = req["metadata"];
+  EXPECT_EQ(store_->Get(*id)->message.payload, json::serialize(want));
+
+  // Only to and vars.
+  r = Post("/v1/messages", kGood);
+  ASSERT_EQ(r.status, 202) << r.raw;
+  id = store::ParseExternalId(std::string(r.body.at("id").as_string()));
+  ASSERT_TRUE(id.has_value());
+  EXPECT_EQ(store_->Get(*id)->message.payload,
+            R"({"to":{"email":"li.lei@example.com"},"vars":{"name":"李雷"}})");
+}
+
 TEST(Rfc3339Test, Parses) {
   EXPECT_EQ(ParseRfc3339("1970-01-01T00:00:00Z").value_or(-1), 0);
   EXPECT_EQ(ParseRfc3339("2026-11-24T09:00:00+08:00").value_or(-1), 1795482000000);
