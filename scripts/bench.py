@@ -577,8 +577,9 @@ end
         if os.path.exists(ring):
             os.remove(ring)
         ceil, dceil, r = combine(ceil_rounds), combine(durable_rounds), combine(rounds_r)
-        # reachd's group commits over the rounds (warm-ups included): how many, how many took
-        # over 25 ms, and the bucket of the slowest. A commit stalled S ms holds every one of the
+        # reachd's syncs of the WAL over the rounds (warm-ups included; each makes every group
+        # commit before it durable): how many, how many took over 25 ms, and the bucket of the
+        # slowest. A sync stalled S ms holds every one of the
         # 64 clients for S ms; wrk then also counts the requests they would have sent meanwhile
         # (its coordinated-omission correction), so one 200 ms stall is ~6,400 slow samples.
         per_bucket = []
@@ -605,7 +606,7 @@ end
         self.table.add("single enqueue (64 conns, %d × %d s, %s; each 202 after commit)" %
                        (rounds, per, r["generator"]),
                        "%s (rounds %s), p50 %.2f / p99 %.2f / p99.9 %.2f ms (rounds' p99 %s); "
-                       "%s group commits, %d over 25 ms, slowest %s%s%s" %
+                       "%s syncs, %d over 25 ms, slowest %s%s%s" %
                        (fmt_rate(rate), " / ".join("{:,}".format(x) for x in r["rounds"]),
                         r["p50_ms"], r["p99_ms"], r["p999_ms"],
                         " / ".join("%.1f" % x for x in r["round_p99_ms"]),
