@@ -424,11 +424,15 @@ Status SqliteStore::SyncWal() {
       wal_fd_ = fd;
     }
   }
-  if (::fdatasync(wal_fd_) == 0) return Status::Ok();
+  if (::fdatasync(wal_fd_) == 0) {
+    sync_ok_.store(true, std::memory_order_relaxed);
+    return Status::Ok();
+  }
   const int err = errno;
   // The commits stand in the WAL, but whether they reached the disk is unknown: their
-  // operations fail (a client retries; an idempotency key makes that safe).
-  healthy_.store(false, std::memory_order_relaxed);
+  // operations fail (a client retries; an idempotency key makes that safe), and the store is
+  // not ready until a sync succeeds again.
+  sync_ok_.store(false, std::memory_order_relaxed);
   spdlog::error("store: fdatasync of the WAL failed: {}", std::strerror(err));
   return Status::Unavailable(std::string("store sync failed: ") + std::strerror(err));
 }

@@ -68,7 +68,9 @@ class SqliteStore final : public Store {
   std::optional<std::string> LoadTemplateSource(const std::string& name,
                                                 const std::string& version) override;
   Result<StoreStats> Stats() override;
-  bool Healthy() const override { return healthy_.load(std::memory_order_relaxed); }
+  bool Healthy() const override {
+    return healthy_.load(std::memory_order_relaxed) && sync_ok_.load(std::memory_order_relaxed);
+  }
   void Close() override;
 
   static constexpr int kSchemaVersion = 1;
@@ -147,6 +149,7 @@ class SqliteStore final : public Store {
   Status SyncWal();    // fdatasync of the WAL (sync thread, or the writer for its own groups)
   Status TimedSync();  // SyncWal, reported to on_commit
   bool pipelined_sync_ = false;
+  std::atomic<bool> sync_ok_{true};  // the last sync succeeded (a commit can't clear a failure)
   bool wal_written_ = false;  // the last COMMIT wrote to the WAL (set by OnWalCommit; writer)
   std::mutex wal_fd_mu_;      // the sync thread and the writer both sync
   int wal_fd_ = -1;           // the WAL file, opened for fdatasync only; GUARDED_BY(wal_fd_mu_)
