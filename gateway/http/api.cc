@@ -378,22 +378,16 @@ Status Api::BuildMessage(const json::object& item, const std::string& prefix,
   // written out from the request's values (byte for byte what serializing an object with those
   // members gives, so idempotency hashes of earlier requests still match).
   std::string& payload = out->payload;
-  payload.assign(R"({"to":)");
-  payload += json::serialize(to);
-  payload += R"(,"vars":)";
-  payload += json::serialize(*vars);
-  if (!locale.empty()) {
-    payload += R"(,"locale":)";
-    payload += json::serialize(json::value(locale));
-  }
-  if (callback_url) {
-    payload += R"(,"callback_url":)";
-    payload += json::serialize(*callback_url);
-  }
-  if (metadata) {
-    payload += R"(,"metadata":)";
-    payload += json::serialize(*metadata);
-  }
+  payload.assign("{");
+  auto member = [&payload](std::string_view name, const auto& value) {
+    if (payload.size() > 1) payload += ',';
+    payload.append("\"").append(name).append("\":").append(json::serialize(value));
+  };
+  member("to", to);
+  member("vars", *vars);
+  if (!locale.empty()) member("locale", json::value(locale));
+  if (callback_url) member("callback_url", *callback_url);
+  if (metadata) member("metadata", *metadata);
   payload += '}';
   if (!out->idempotency_key.empty()) {
     // The same key with the same request is a duplicate; with another request, a conflict.

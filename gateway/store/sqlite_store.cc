@@ -234,10 +234,10 @@ Status SqliteStore::Init() {
       // fdatasync on any descriptor of a file writes the file's dirty pages, whoever wrote them.
       // The WAL exists from here on (the schema check above wrote to it) and stays while the
       // connections are open.
-      const std::string wal = options_.path + "-wal";
-      wal_fd_ = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
+      wal_path_ = options_.path + "-wal";
+      wal_fd_ = ::open(wal_path_.c_str(), O_RDONLY | O_CLOEXEC);
       if (wal_fd_ < 0) {
-        return Status::Unavailable("cannot open " + wal + ": " + std::strerror(errno));
+        return Status::Unavailable("cannot open " + wal_path_ + ": " + std::strerror(errno));
       }
     }
   } catch (const std::exception& e) {
@@ -414,11 +414,10 @@ Status SqliteStore::SyncWal() {
   // be another one (recreated), it is that file the commits went to: sync it, not the old one.
   struct stat at_path {};
   struct stat held {};
-  const std::string wal = options_.path + "-wal";
-  if (::stat(wal.c_str(), &at_path) == 0 &&
+  if (::stat(wal_path_.c_str(), &at_path) == 0 &&
       (::fstat(wal_fd_, &held) != 0 || held.st_ino != at_path.st_ino ||
        held.st_dev != at_path.st_dev)) {
-    int fd = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
+    int fd = ::open(wal_path_.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
       ::close(wal_fd_);
       wal_fd_ = fd;

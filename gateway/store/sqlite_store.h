@@ -153,6 +153,7 @@ class SqliteStore final : public Store {
   bool wal_written_ = false;  // the last COMMIT wrote to the WAL (set by OnWalCommit; writer)
   std::mutex wal_fd_mu_;      // the sync thread and the writer both sync
   int wal_fd_ = -1;           // the WAL file, opened for fdatasync only; GUARDED_BY(wal_fd_mu_)
+  std::string wal_path_;      // options_.path + "-wal"
   std::mutex sync_mu_;
   std::condition_variable sync_cv_;
   std::vector<Op> synced_queue_;  // committed, waiting for a sync; GUARDED_BY(sync_mu_)
