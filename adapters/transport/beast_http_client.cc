@@ -9,6 +9,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -52,10 +53,12 @@ constexpr auto kResolveCacheTtl = std::chrono::seconds(60);  // libcurl's DNS ca
 struct Origin;
 
 struct Call {
-  HttpRequest request;  // its body is moved into `message`
+  HttpRequest request;  // its body is moved into `body`
   HttpCallback done;
   Origin* origin = nullptr;
-  bhttp::request<bhttp::string_body> message;
+  // The request as written: the head serialized here (see BuildHead) and the body after it.
+  std::string head;
+  std::string body;
   std::optional<bhttp::response_parser<bhttp::string_body>> parser;
   SteadyClock::time_point started = SteadyClock::now();
   SteadyClock::time_point deadline;
@@ -206,7 +209,14 @@ class BeastHttpClient final : public HttpClient {
         call->started + std::chrono::milliseconds(std::max<int64_t>(request.timeout_ms, 1));
     call->request = std::move(request);
     call->done = std::move(done);
-    if (target) BuildMessage(*call, *target);
+    if (target) {
+      if (auto invalid = InvalidRequest(call->request)) {
+        why = std::move(*invalid);
+        target = nullptr;
+      } else {
+        BuildHead(*call, *target);
+      }
+    }
     std::unique_lock<std::mutex> lock(mu_);
     if (stopping_) {
       lock.unlock();
@@ -264,20 +274,33 @@ class BeastHttpClient final : public HttpClient {
     return r;
   }
 
-  void BuildMessage(Call& c, const Target& t) {
-    bhttp::request<bhttp::string_body>& m = c.message;
-    m.method_string(c.request.method);
-    m.target(t.path);
-    m.version(11);
-    for (const auto& [k, v] : c.request.headers) m.insert(k, v);
-    if (m.find(bhttp::field::host) == m.end()) m.set(bhttp::field::host, t.host_header);
-    if (m.find(bhttp::field::user_agent) == m.end()) {
-      m.set(bhttp::field::user_agent, options_.user_agent);
+  // The request line and header fields, as Beast's serializer would write them (which cost a
+  // node allocation per field on the caller's thread and a scatter list of several buffers per
+  // field on the I/O thread: ~4 % of the CPU of a dispatch). The headers are checked by
+  // InvalidRequest first. Host and User-Agent are added unless given; Content-Length is always
+  // the body's (a given one, or a Transfer-Encoding, is dropped), and a GET without a body has
+  // none.
+  void BuildHead(Call& c, const Target& t) {
+    const HttpRequest& r = c.request;
+    std::string& h = c.head;
+    h.reserve(128 + t.path.size() + t.host_header.size());
+    h.append(r.method).append(1, ' ').append(t.path).append(" HTTP/1.1\r\n");
+    bool host = false;
+    bool agent = false;
+    for (const auto& [k, v] : r.headers) {
+      if (beast::iequals(k, "content-length") || beast::iequals(k, "transfer-encoding")) continue;
+      host = host || beast::iequals(k, "host");
+      agent = agent || beast::iequals(k, "user-agent");
+      h.append(k).append(": ").append(v).append("\r\n");
     }
-    if (c.request.method != "GET" || !c.request.body.empty()) {
-      m.body() = std::move(c.request.body);
-      m.prepare_payload();
+    if (!host) h.append("Host: ").append(t.host_header).append("\r\n");
+    if (!agent) h.append("User-Agent: ").append(options_.user_agent).append("\r\n");
+    c.body = std::move(c.request.body);
+    c.request.body.clear();
+    if (r.method != "GET" || !c.body.empty()) {
+      h.append("Content-Length: ").append(std::to_string(c.body.size())).append("\r\n");
     }
+    h.append("\r\n");
   }
 
   Origin& OriginFor(const Target& t) {
@@ -469,8 +492,10 @@ class BeastHttpClient final : public HttpClient {
   // `armed`: the request's deadline is already set (after a new connection's handshake).
   void Write(const std::shared_ptr<Conn>& conn, bool armed) {
     if (!armed) ArmDeadline(conn, conn->call->deadline);
+    const Call& c = *conn->call;
+    std::array<asio::const_buffer, 2> buffers{asio::buffer(c.head), asio::buffer(c.body)};
     WithStream(*conn, [&](auto& stream) {
-      bhttp::async_write(stream, conn->call->message, [this, conn](beast::error_code ec, size_t) {
+      asio::async_write(stream, buffers, [this, conn](beast::error_code ec, size_t) {
         if (conn->closed) return;
         if (ec) {
           IoFailed(conn, ec, false);

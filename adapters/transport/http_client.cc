@@ -41,6 +41,31 @@ std::optional<std::string> HttpResponse::Header(std::string_view lower_name) con
   return std::nullopt;
 }
 
+namespace {
+// RFC 9110 section 5.6.2: token = 1*tchar.
+bool IsToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) == 0 &&
+        std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) == std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+}  // namespace
+
+std::optional<std::string> InvalidRequest(const HttpRequest& request) {
+  if (!IsToken(request.method)) return "bad HTTP method '" + request.method + "'";
+  for (const auto& [k, v] : request.headers) {
+    if (!IsToken(k)) return "bad header name '" + k + "'";
+    if (v.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+      return "the value of header " + k + " holds a line break or NUL";
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<int64_t> ParseRetryAfterMs(std::string_view value, int64_t now_ms) {
   while (!value.empty() && std::isspace(static_cast<unsigned char>(value.front()))) {
     value.remove_prefix(1);
@@ -156,6 +181,13 @@ class CurlHttpClient final : public HttpClient {
   }
 
   void Send(HttpRequest request, HttpCallback done) override {
+    if (auto why = InvalidRequest(request)) {
+      HttpResponse r;
+      r.error = TransportError::kOther;
+      r.error_detail = std::move(*why);
+      loop_.Post([r = std::move(r), done = std::move(done)]() mutable { done(std::move(r)); });
+      return;
+    }
     auto* t = new Transfer;
     t->request = std::move(request);
     t->done = std::move(done);

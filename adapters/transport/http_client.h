@@ -122,4 +122,9 @@ std::unique_ptr<HttpClient> MakeHttpClient(HttpClientOptions options);
 // `now_ms` (Unix epoch ms). nullopt when absent or unparseable.
 std::optional<int64_t> ParseRetryAfterMs(std::string_view value, int64_t now_ms);
 
+// Why `request` cannot be sent as it is (a method or header name that is not an HTTP token, a
+// header value holding a line break or a NUL, which would split the request), or nullopt. Both
+// engines refuse such a request with kOther and send nothing.
+std::optional<std::string> InvalidRequest(const HttpRequest& request);
+
 }  // namespace reach::transport

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "adapters/transport/http_client.h"
 #include "tests/adapters/transport/engines.h"
@@ -167,6 +168,103 @@ TEST_P(HttpClientPeerTest, AnAnswerThatIsNotHttpIsAnError) {
   EXPECT_NE(r.error, TransportError::kNone);
   EXPECT_EQ(r.status, 0);
   client->Shutdown();
+}
+
+// What the peer reads is the request as given: method, target, the given headers, Host and
+// User-Agent added, Content-Length the body's (0 for a POST without one, none for a GET).
+TEST_P(HttpClientPeerTest, ThePeerReadsTheRequestAsGiven) {
+  std::mutex mu;
+  std::vector<bhttp::request<bhttp::string_body>> seen;
+  TcpPeer peer([&](tcp::socket& s, int) {
+    beast::flat_buffer buf;
+    for (;;) {
+      auto req = ReadRequest(s, buf);
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        seen.push_back(req);
+      }
+      Answer(s, "{}");
+    }
+  });
+  auto client = MakeClient(GetParam());
+  const std::string base = "http://127.0.0.1:" + std::to_string(peer.port());
+  HttpRequest post;
+  post.url = base + "/hook/a?x=1";
+  post.body = R"({"n":"李雷"})";
+  post.headers = {{"Content-Type", "application/json"}, {"X-Two", "two words"}};
+  ASSERT_EQ(CallOn(*client, post).status, 200);
+  HttpRequest empty;
+  empty.url = base + "/empty";
+  ASSERT_EQ(CallOn(*client, empty).status, 200);
+  HttpRequest get;
+  get.method = "GET";
+  get.url = base + "/status";
+  get.headers = {{"Host", "api.example.test"}, {"User-Agent", "custom/2"}};
+  ASSERT_EQ(CallOn(*client, get).status, 200);
+  client->Shutdown();
+
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(seen.size(), 3u);
+  const auto& a = seen[0];
+  EXPECT_EQ(a.method(), bhttp::verb::post);
+  EXPECT_EQ(a.target(), "/hook/a?x=1");
+  EXPECT_EQ(a.version(), 11);
+  EXPECT_EQ(a.body(), post.body);
+  EXPECT_EQ(a[bhttp::field::content_length], std::to_string(post.body.size()));
+  EXPECT_EQ(a[bhttp::field::content_type], "application/json");
+  EXPECT_EQ(a["X-Two"], "two words");
+  EXPECT_EQ(a[bhttp::field::host], "127.0.0.1:" + std::to_string(peer.port()));
+  EXPECT_EQ(a[bhttp::field::user_agent], "reach/1");
+  EXPECT_EQ(a.count(bhttp::field::transfer_encoding), 0u);
+  const auto& b = seen[1];
+  EXPECT_EQ(b.method(), bhttp::verb::post);
+  EXPECT_EQ(b[bhttp::field::content_length], "0");
+  EXPECT_EQ(b.body(), "");
+  const auto& c = seen[2];
+  EXPECT_EQ(c.method(), bhttp::verb::get);
+  EXPECT_EQ(c.count(bhttp::field::content_length), 0u);
+  EXPECT_EQ(c.count(bhttp::field::host), 1u);
+  EXPECT_EQ(c[bhttp::field::host], "api.example.test");
+  EXPECT_EQ(c.count(bhttp::field::user_agent), 1u);
+  EXPECT_EQ(c[bhttp::field::user_agent], "custom/2");
+}
+
+// A header that would split the request (a line break in its value) or is not a header (a
+// name with a space), or a method that is not a token: refused, naming why; nothing is sent.
+TEST_P(HttpClientPeerTest, AHeaderThatWouldSplitTheRequestIsRefusedAndNothingIsSent) {
+  std::atomic<int> requests{0};
+  TcpPeer peer([&](tcp::socket& s, int) {
+    beast::flat_buffer buf;
+    for (;;) {
+      ReadRequest(s, buf, &requests);
+      Answer(s, "{}");
+    }
+  });
+  auto client = MakeClient(GetParam());
+  const std::string url = "http://127.0.0.1:" + std::to_string(peer.port()) + "/hook";
+  struct Case {
+    std::string method, name, value, why;
+  };
+  for (const Case& k :
+       {Case{"POST", "X-Id", "1\r\nX-Evil: yes", "line break"},
+        Case{"POST", "X-Id", std::string("1\0two", 5), "NUL"},
+        Case{"POST", "Bad Name", "v", "header name"}, Case{"POST", "", "v", "header name"},
+        Case{"PO ST", "X-Id", "1", "method"}}) {
+    HttpRequest req;
+    req.method = k.method;
+    req.url = url;
+    req.body = "{}";
+    req.headers = {{k.name, k.value}};
+    HttpResponse r = CallOn(*client, std::move(req));
+    EXPECT_EQ(r.error, TransportError::kOther) << k.name;
+    EXPECT_NE(r.error_detail.find(k.why), std::string::npos) << r.error_detail;
+  }
+  HttpRequest fine;
+  fine.url = url;
+  fine.headers = {{"X-Id", "1\t2"}};  // a tab is allowed in a field value
+  EXPECT_EQ(CallOn(*client, std::move(fine)).status, 200);
+  client->Shutdown();
+  EXPECT_EQ(requests.load(), 1);
 }
 
 // The beast engine does not turn URL credentials into Basic auth (libcurl does): it refuses
