@@ -115,10 +115,12 @@ class WebhookAdapter final : public Adapter {
     req.timeout_ms = config_.timeout_ms;
     req.priority = request.priority;
     req.body = json::serialize(envelope);
-    req.headers = {{"content-type", "application/json"},
-                   {"webhook-id", request.external_id},
-                   {"webhook-timestamp", std::to_string(ts)},
-                   {"webhook-signature", signer_.Sign(request.external_id, ts, req.body)}};
+    // Emplaced, not an initializer list (whose elements can only be copied).
+    req.headers.reserve(4);
+    req.headers.emplace_back("content-type", "application/json");
+    req.headers.emplace_back("webhook-id", request.external_id);
+    req.headers.emplace_back("webhook-timestamp", std::to_string(ts));
+    req.headers.emplace_back("webhook-signature", signer_.Sign(request.external_id, ts, req.body));
     http_.Send(std::move(req), [this, done = std::move(done)](transport::HttpResponse resp) {
       done(ClassifyWebhookAnswer(resp, clock_.NowMs()));
       Finished();
