@@ -155,6 +155,37 @@ TEST_P(HttpClientTest, TransportErrors) {
   EXPECT_EQ(Call(refused).error, TransportError::kConnect);
 }
 
+// On one kept-alive connection each request has its own deadline: a shorter one after a longer
+// one times out at its own (the beast engine's timer is brought forward), and a longer one
+// outlives an earlier, shorter one (the timer wakes at the first and waits on).
+TEST_P(HttpClientTest, EachRequestOnAKeptAliveConnectionHasItsOwnDeadline) {
+  auto call = [&](int64_t timeout_ms) {
+    HttpRequest req;
+    req.url = url_;
+    req.body = "{}";
+    req.timeout_ms = timeout_ms;
+    return Call(req);
+  };
+  ASSERT_EQ(call(10000).status, 200);
+  Fault(R"({"endpoint":"webhook","delay_ms":4000,"count":1})");
+  auto started = std::chrono::steady_clock::now();
+  HttpResponse shorter = call(300);
+  auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(shorter.error, TransportError::kTimeout) << shorter.error_detail;
+  EXPECT_EQ(shorter.new_connections, 0);
+  EXPECT_GE(took, std::chrono::milliseconds(290));
+  EXPECT_LT(took, std::chrono::milliseconds(2500));
+
+  ASSERT_EQ(call(400).status, 200);  // on a new connection: the timed-out one was closed
+  Fault(R"({"endpoint":"webhook","delay_ms":800,"count":1})");
+  HttpResponse longer = call(3000);
+  ASSERT_EQ(longer.error, TransportError::kNone) << longer.error_detail;
+  EXPECT_EQ(longer.status, 200);
+  EXPECT_EQ(longer.new_connections, 0);
+  EXPECT_GE(longer.elapsed_ms, 800);
+  sim_->faults().Clear();
+}
+
 TEST_P(HttpClientTest, ShutdownAbortsInFlightAndLaterSends) {
   Fault(R"({"endpoint":"webhook","delay_ms":20000})");
   HttpRequest req;
