@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <boost/json.hpp>
 
 namespace reach::http {
@@ -18,6 +19,21 @@ Response JsonResponse(unsigned version, bool keep_alive, int status, std::string
   res.body() = std::move(body);
   res.prepare_payload();
   return res;
+}
+
+void SerializeHead(const Response& res, std::string& out) {
+  out.clear();
+  out.append(res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  out.append(std::to_string(res.result_int())).append(1, ' ');
+  beast::string_view reason = res.reason();
+  out.append(reason.data(), reason.size()).append("\r\n");
+  for (const auto& f : res) {
+    beast::string_view name = f.name_string();
+    beast::string_view value = f.value();
+    out.append(name.data(), name.size()).append(": ").append(value.data(), value.size());
+    out.append("\r\n");
+  }
+  out.append("\r\n");
 }
 
 Response ErrorResponse(unsigned version, bool keep_alive, int status, const std::string& code,
@@ -143,19 +159,21 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     res_.emplace(std::move(res));
     bool close = !res_->keep_alive();
     SetDeadline(std::chrono::milliseconds(server_.config_.read_timeout_ms));
-    bhttp::async_write(socket_, *res_,
-                       [self = shared_from_this(), close](beast::error_code ec, std::size_t) {
-                         self->res_.reset();
-                         if (ec) {
-                           self->Close();
-                           return;
-                         }
-                         if (close) {
-                           self->LingeringClose();
-                           return;
-                         }
-                         self->DoRead();
-                       });
+    SerializeHead(*res_, head_);
+    std::array<net::const_buffer, 2> buffers{net::buffer(head_), net::buffer(res_->body())};
+    net::async_write(socket_, buffers,
+                     [self = shared_from_this(), close](beast::error_code ec, std::size_t) {
+                       self->res_.reset();
+                       if (ec) {
+                         self->Close();
+                         return;
+                       }
+                       if (close) {
+                         self->LingeringClose();
+                         return;
+                       }
+                       self->DoRead();
+                     });
   }
 
   // After an early answer (413), the client may still be sending its body. Closing at once
@@ -186,6 +204,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<Response> res_;
+  std::string head_;  // res_'s status line and fields, serialized (capacity kept across requests)
   Clock::time_point deadline_ = Clock::time_point::max();
   bool timer_armed_ = false;
   bool closed_ = false;

@@ -8,6 +8,8 @@
 #include <boost/json.hpp>
 #include <filesystem>
 #include <future>
+#include <sstream>
+#include <vector>
 
 #include "gateway/logging/logging.h"
 #include "gateway/store/sqlite_store.h"
@@ -509,6 +511,39 @@ TEST(Rfc3339Test, Parses) {
   // A leap second is taken as the next second's start, as before; offsets west of UTC.
   EXPECT_EQ(ParseRfc3339("2026-12-31T23:59:60Z").value_or(-1), 1798761600000);
   EXPECT_EQ(ParseRfc3339("1969-12-31T19:00:00-05:00").value_or(-1), 0);
+}
+
+}  // namespace
+}  // namespace reach::http
+
+namespace reach::http {
+namespace {
+
+// The server writes each response's head itself: it must be byte for byte what Beast's
+// serializer writes (status line, every field as set, in order; the body after it).
+TEST(SerializeHeadTest, IsWhatBeastWrites) {
+  std::vector<Response> responses;
+  responses.push_back(JsonResponse(11, true, 202, R"({"id":"msg_1","status":"queued"})"));
+  responses.push_back(JsonResponse(11, false, 404, R"({"error":{}})"));
+  responses.push_back(JsonResponse(10, true, 200, "{}"));
+  responses.push_back(ErrorResponse(11, true, 422, "invalid_argument", "bad \"to\"", "to.phone"));
+  Response custom{bhttp::status::too_many_requests, 11};
+  custom.reason("Slow Down");
+  custom.set(bhttp::field::retry_after, "3");
+  custom.insert("X-Extra", "a");
+  custom.insert("X-Extra", "b");
+  custom.body() = "wait";
+  custom.prepare_payload();
+  responses.push_back(std::move(custom));
+  Response empty{bhttp::status::no_content, 11};
+  responses.push_back(std::move(empty));
+  for (const Response& res : responses) {
+    std::ostringstream beast_wrote;
+    beast_wrote << res;
+    std::string head;
+    SerializeHead(res, head);
+    EXPECT_EQ(head + res.body(), beast_wrote.str());
+  }
 }
 
 }  // namespace
