@@ -229,6 +229,28 @@ TEST_P(HttpClientPeerTest, ThePeerReadsTheRequestAsGiven) {
   EXPECT_EQ(c[bhttp::field::user_agent], "custom/2");
 }
 
+// An interim 100 Continue, then a chunked answer: the client reports the final answer only,
+// with its headers (names lower-cased) and the chunks joined into the body.
+TEST_P(HttpClientPeerTest, AChunkedAnswerAfterAnInterimOneIsReadWhole) {
+  TcpPeer peer([&](tcp::socket& s, int) {
+    beast::flat_buffer buf;
+    ReadRequest(s, buf);
+    const std::string answer =
+        "HTTP/1.1 100 Continue\r\nX-Interim: yes\r\n\r\n"
+        "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\nX-Mixed-Case: Value\r\n"
+        "Connection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+    asio::write(s, asio::buffer(answer));
+  });
+  auto client = MakeClient(GetParam());
+  HttpResponse r = CallOn(*client, "http://127.0.0.1:" + std::to_string(peer.port()) + "/hook");
+  client->Shutdown();
+  ASSERT_EQ(r.error, TransportError::kNone) << r.error_detail;
+  EXPECT_EQ(r.status, 201);
+  EXPECT_EQ(r.body, "hello world");
+  EXPECT_EQ(r.Header("x-mixed-case"), "Value");
+  EXPECT_EQ(r.Header("x-interim"), std::nullopt);
+}
+
 // A header that would split the request (a line break in its value) or is not a header (a
 // name with a space), or a method that is not a token: refused, naming why; nothing is sent.
 TEST_P(HttpClientPeerTest, AHeaderThatWouldSplitTheRequestIsRefusedAndNothingIsSent) {
