@@ -157,6 +157,13 @@ TEST(WebhookAdapterTest, BuildsTheSignedEnvelope) {
   EXPECT_EQ(headers["webhook-timestamp"], "1700000000");
   auto signer = WebhookSigner::Create(kSecret);
   EXPECT_EQ(headers["webhook-signature"], signer->Sign("msg_42", 1700000000, h.body));
+  // Byte for byte (the signature covers these bytes; receivers may log or diff them).
+  EXPECT_EQ(
+      h.body,
+      R"({"type":"message","id":"msg_42","timestamp":"2023-11-14T22:13:20.123Z",)"
+      R"("data":{"channel":"webhook","category":"transactional","locale":"zh-CN",)"
+      R"("attempt":2,"to":{"user_id":"u-1"},)"
+      R"("body":{"event":"user.welcome","name":"李雷 \"q\""},"metadata":{"campaign":"42"}}})");
   json::value body = json::parse(h.body);
   EXPECT_EQ(body.at("type"), "message");
   EXPECT_EQ(body.at("id"), "msg_42");
