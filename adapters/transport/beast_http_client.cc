@@ -16,7 +16,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
-#include <cctype>
 #include <chrono>
 #include <deque>
 #include <memory>

@@ -513,12 +513,6 @@ TEST(Rfc3339Test, Parses) {
   EXPECT_EQ(ParseRfc3339("1969-12-31T19:00:00-05:00").value_or(-1), 0);
 }
 
-}  // namespace
-}  // namespace reach::http
-
-namespace reach::http {
-namespace {
-
 // The server writes each response's head itself: it must be byte for byte what Beast's
 // serializer writes (status line, every field as set, in order; the body after it).
 TEST(SerializeHeadTest, IsWhatBeastWrites) {
