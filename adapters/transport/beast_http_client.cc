@@ -65,11 +65,7 @@ class ResponseReader final : public bhttp::basic_parser<false> {
   }
   void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value,
                      beast::error_code&) override {
-    std::string lower(name.data(), name.size());
-    for (char& ch : lower) {
-      if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
-    }
-    out_.headers.emplace_back(std::move(lower), std::string(value.data(), value.size()));
+    out_.AddHeader({name.data(), name.size()}, {value.data(), value.size()});
   }
   void on_header_impl(beast::error_code&) override {}
   void on_body_init_impl(const boost::optional<std::uint64_t>& length,

@@ -41,6 +41,14 @@ std::optional<std::string> HttpResponse::Header(std::string_view lower_name) con
   return std::nullopt;
 }
 
+void HttpResponse::AddHeader(std::string_view name, std::string_view value) {
+  std::string lower(name);
+  for (char& ch : lower) {
+    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+  }
+  headers.emplace_back(std::move(lower), std::string(value));
+}
+
 namespace {
 // RFC 9110 section 5.6.2: token = 1*tchar.
 bool IsToken(std::string_view s) {
@@ -159,15 +167,12 @@ size_t WriteHeader(char* data, size_t size, size_t n, void* user) {
   }
   auto colon = line.find(':');
   if (colon == std::string_view::npos) return line.size();
-  std::string name(line.substr(0, colon));
-  std::transform(name.begin(), name.end(), name.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   std::string_view v = line.substr(colon + 1);
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
   while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) {
     v.remove_suffix(1);
   }
-  t->response.headers.emplace_back(std::move(name), std::string(v));
+  t->response.AddHeader(line.substr(0, colon), v);
   return line.size();
 }
 

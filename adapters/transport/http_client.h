@@ -55,6 +55,8 @@ struct HttpResponse {
 
   // First header with this (lower-case) name.
   std::optional<std::string> Header(std::string_view lower_name) const;
+  // Appends a header as received, its name lower-cased (both engines read answers through it).
+  void AddHeader(std::string_view name, std::string_view value);
 };
 
 using HttpCallback = std::function<void(HttpResponse)>;
