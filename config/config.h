@@ -47,6 +47,9 @@ struct SmtpConfig {
   bool enabled = false;
   std::string url;           // smtp://host:port or smtps://host:port
   std::string tls = "none";  // "none" | "starttls" | "implicit" (smtps://)
+  // "curl" (libcurl; every TLS mode) | "pipelining" (Reach's own client with SMTP PIPELINING;
+  // tls "none" only)
+  std::string engine = "curl";
   std::string username;
   std::string password;  // or password_file
   std::string ehlo_domain = "reach.localdomain";

@@ -151,6 +151,7 @@ void LoadEmail(MapReader& channels, const std::string& base_dir, SmtpConfig* c) 
   m.Get("enabled", &c->enabled);
   m.Get("url", &c->url);
   m.GetEnum("tls", &c->tls, {"none", "starttls", "implicit"});
+  m.GetEnum("engine", &c->engine, {"curl", "pipelining"});
   m.Get("username", &c->username);
   m.GetSecret("password", &c->password, base_dir);
   m.Get("ehlo_domain", &c->ehlo_domain);
@@ -170,6 +171,9 @@ void LoadEmail(MapReader& channels, const std::string& base_dir, SmtpConfig* c) 
     m.Error(m.Join("url"), "must start with smtp:// or smtps://");
   }
   if (c->url.rfind("smtps://", 0) == 0 && c->tls == "none") c->tls = "implicit";
+  if (c->engine == "pipelining" && c->tls != "none") {
+    m.Error(m.Join("engine"), "pipelining speaks plain SMTP only; use engine: curl for TLS");
+  }
   if (c->from_address.find('@') == std::string::npos) {
     m.Error(m.Join("from_address"), "missing or not an e-mail address");
   }

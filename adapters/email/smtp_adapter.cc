@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "adapters/email/mime.h"
+#include "adapters/email/smtp_pipelining.h"
 #include "adapters/transport/curl_loop.h"
 #include "common/crypto.h"
 
@@ -104,6 +105,52 @@ SendResult ClassifySmtpReply(CURLcode result, long reply_code, std::string_view 
 
 namespace {
 
+std::string Str(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+}  // namespace
+
+Result<PreparedMail> PrepareMail(const config::SmtpConfig& config, const Clock& clock,
+                                 const SendRequest& request) {
+  if (request.to.email.empty()) return Status::InvalidArgument("missing recipient", "to.email");
+  PreparedMail out;
+  out.message_id = request.external_id + "." + crypto::HexEncode(crypto::RandomBytes(6)) + "@" +
+                   config.message_id_domain;
+  mime::Email e;
+  e.from_address = config.from_address;
+  e.from_name = config.from_name;
+  e.to_address = request.to.email;
+  e.subject = Str(request.content, "subject");
+  e.text = Str(request.content, "text");
+  e.html = Str(request.content, "html");
+  e.message_id = out.message_id;
+  e.date_s = clock.NowMs() / 1000;
+  if (!config.list_unsubscribe_url.empty()) {
+    e.list_unsubscribe_url = config.list_unsubscribe_url + request.external_id;
+  }
+  if (!config.list_unsubscribe_mailto.empty()) {
+    e.list_unsubscribe_mailto = config.list_unsubscribe_mailto + "?subject=" + request.external_id;
+  }
+  e.extra_headers.emplace_back("X-Reach-Message-Id", request.external_id);
+  Result<std::string> built = mime::Build(e);
+  if (!built.ok()) return built.status();
+  out.message = std::move(built.value());
+  return out;
+}
+
+SendResult InvalidMessage(const Status& why) {
+  SendResult r;
+  r.provider = "smtp";
+  r.outcome = Outcome::kPermanent;
+  r.code = "invalid_message";
+  r.detail = why.message() + " (" + why.field() + ")";
+  return r;
+}
+
+namespace {
+
 struct Transfer {
   std::string message;
   size_t offset = 0;
@@ -164,33 +211,9 @@ class SmtpAdapter final : public Adapter {
     auto t = std::make_unique<Transfer>();
     t->done = std::move(done);
     t->external_id = request.external_id;
-    t->message_id = request.external_id + "." + crypto::HexEncode(crypto::RandomBytes(6)) + "@" +
-                    config_.message_id_domain;
-    mime::Email e;
-    e.from_address = config_.from_address;
-    e.from_name = config_.from_name;
-    e.to_address = request.to.email;
-    e.subject = Str(request.content, "subject");
-    e.text = Str(request.content, "text");
-    e.html = Str(request.content, "html");
-    e.message_id = t->message_id;
-    e.date_s = clock_.NowMs() / 1000;
-    if (!config_.list_unsubscribe_url.empty()) {
-      e.list_unsubscribe_url = config_.list_unsubscribe_url + request.external_id;
-    }
-    if (!config_.list_unsubscribe_mailto.empty()) {
-      e.list_unsubscribe_mailto =
-          config_.list_unsubscribe_mailto + "?subject=" + request.external_id;
-    }
-    e.extra_headers.emplace_back("X-Reach-Message-Id", request.external_id);
-    Result<std::string> built = Status::InvalidArgument("missing recipient", "to.email");
-    if (!request.to.email.empty()) built = mime::Build(e);
+    Result<PreparedMail> built = PrepareMail(config_, clock_, request);
     if (!built.ok()) {
-      SendResult r;
-      r.provider = "smtp";
-      r.outcome = Outcome::kPermanent;
-      r.code = "invalid_message";
-      r.detail = built.status().message() + " (" + built.status().field() + ")";
+      SendResult r = InvalidMessage(built.status());
       auto* raw = t.release();
       loops_[0]->Post([raw, r] {
         std::unique_ptr<Transfer> owned(raw);
@@ -198,7 +221,8 @@ class SmtpAdapter final : public Adapter {
       });
       return;
     }
-    t->message = std::move(built.value());
+    t->message_id = std::move(built->message_id);
+    t->message = std::move(built->message);
     t->rcpt = curl_slist_append(nullptr, ("<" + request.to.email + ">").c_str());
 
     CURL* easy = curl_easy_init();
@@ -262,11 +286,6 @@ class SmtpAdapter final : public Adapter {
   }
 
  private:
-  static std::string Str(const json::object& o, std::string_view key) {
-    auto* v = o.if_contains(key);
-    return v && v->is_string() ? std::string(v->get_string()) : std::string();
-  }
-
   config::SmtpConfig config_;
   const Clock& clock_;
   std::string url_;
@@ -278,6 +297,7 @@ class SmtpAdapter final : public Adapter {
 }  // namespace
 
 std::unique_ptr<Adapter> MakeSmtpAdapter(const config::SmtpConfig& config, const Clock& clock) {
+  if (config.engine == "pipelining") return MakePipeliningSmtpAdapter(config, clock);
   return std::make_unique<SmtpAdapter>(config, clock);
 }
 

@@ -23,6 +23,7 @@
 
 #include "adapters/adapter.h"
 #include "common/clock.h"
+#include "common/status.h"
 #include "config/config.h"
 
 namespace reach::adapters {
@@ -31,6 +32,19 @@ namespace reach::adapters {
 // last reply line ("550 5.1.1 No such user"), used for the enhanced status code.
 SendResult ClassifySmtpReply(CURLcode result, long reply_code, std::string_view last_reply);
 
+// The message as it goes on the wire (MIME, CRLF line ends, not yet dot-stuffed) and the
+// Message-ID generated for it; or why it cannot be sent at all (no recipient, a header that would
+// inject another). Shared by both engines.
+struct PreparedMail {
+  std::string message;
+  std::string message_id;  // without the angle brackets
+};
+Result<PreparedMail> PrepareMail(const config::SmtpConfig& config, const Clock& clock,
+                                 const SendRequest& request);
+// The permanent outcome of a message PrepareMail refused (code "invalid_message").
+SendResult InvalidMessage(const Status& why);
+
+// The engine `config.engine` names: "curl" (this file's) or "pipelining" (smtp_pipelining.h).
 std::unique_ptr<Adapter> MakeSmtpAdapter(const config::SmtpConfig& config, const Clock& clock);
 
 }  // namespace reach::adapters

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -70,6 +71,29 @@ http_client:
   EXPECT_TRUE(HasError(r, "http_client.engine: must be one of"));
   EXPECT_TRUE(HasError(r, "http_client.idle_timeout_ms: must be between"));
   EXPECT_GE(r.errors.size(), 10u);
+}
+
+TEST(ConfigLoaderTest, TheSmtpPipeliningEngineIsPlainSmtpOnly) {
+  const char* base = R"(
+channels:
+  email:
+    url: %s
+    from_address: noreply@reach.example
+    engine: %s
+)";
+  auto load = [&](const char* url, const char* engine) {
+    char text[512];
+    std::snprintf(text, sizeof text, base, url, engine);
+    return LoadConfigText(text, Dir());
+  };
+  auto ok = load("smtp://127.0.0.1:25", "pipelining");
+  EXPECT_TRUE(ok.errors.empty());
+  EXPECT_EQ(ok.config.channels.email.engine, "pipelining");
+  EXPECT_EQ(load("smtp://127.0.0.1:25", "curl").config.channels.email.engine, "curl");
+  auto tls = load("smtps://127.0.0.1:465", "pipelining");
+  EXPECT_TRUE(HasError(tls, "channels.email.engine: pipelining speaks plain SMTP only"));
+  EXPECT_TRUE(
+      HasError(load("smtp://127.0.0.1:25", "fast"), "channels.email.engine: must be one of"));
 }
 
 TEST(ConfigLoaderTest, WrongTypeNamesTheKey) {

@@ -78,6 +78,7 @@ boost::json::value MessageLog::ToJson(const SmtpCounters& c) {
   o["auth_ok"] = c.auth_ok;
   o["auth_failed"] = c.auth_failed;
   o["faulted"] = c.faulted;
+  o["pipelined"] = c.pipelined;
   o["replies"] = std::move(replies);
   return o;
 }

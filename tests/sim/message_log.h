@@ -37,6 +37,7 @@ struct SmtpCounters {
   uint64_t auth_ok = 0;
   uint64_t auth_failed = 0;
   uint64_t faulted = 0;                  // replies shaped by an injected fault
+  uint64_t pipelined = 0;                // commands that arrived behind another unanswered one
   std::map<unsigned, uint64_t> replies;  // reply code -> count, over every reply sent
 };
 

@@ -153,11 +153,13 @@ class SmtpSession final : public std::enable_shared_from_this<SmtpSession> {
 
   // Handles every complete line in the buffer, then writes the replies and reads more.
   void Pump() {
+    uint64_t answered = 0;  // commands handled from this read, their replies not yet sent
     while (!closing_) {
       std::optional<Line> line = NextLine();
       if (!line) break;
       Step s = HandleLine(*line);
       if (s.silent) continue;
+      if (answered++ > 0) shared_.log.Count([](SmtpCounters& c) { ++c.pipelined; });
       if (s.delay_ms > 0) return Delay(std::move(s));
       Append(s);
     }
@@ -334,9 +336,10 @@ class SmtpSession final : public std::enable_shared_from_this<SmtpSession> {
     }
     std::string reply;
     if (extended) {
-      std::vector<std::string> lines = {opt_.hostname, "PIPELINING",
+      std::vector<std::string> lines = {opt_.hostname,
                                         "SIZE " + std::to_string(opt_.max_message_size), "8BITMIME",
                                         "ENHANCEDSTATUSCODES"};
+      if (opt_.pipelining) lines.insert(lines.begin() + 1, "PIPELINING");
       if (auth_enabled_) lines.emplace_back("AUTH PLAIN LOGIN");
       for (size_t i = 0; i < lines.size(); ++i) {
         if (i > 0) reply += "\r\n";

@@ -42,6 +42,7 @@ struct SmtpOptions {
   uint64_t max_message_size = 10 * 1024 * 1024;  // bytes; advertised as SIZE
   size_t max_recipients = 1000;                  // per transaction; then 452 4.5.3
   std::chrono::seconds idle_timeout{300};        // RFC 5321 suggests 5 minutes
+  bool pipelining = true;                        // advertise PIPELINING (RFC 2920)
 };
 
 class SmtpSink final {

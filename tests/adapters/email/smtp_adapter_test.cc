@@ -4,6 +4,7 @@
 
 #include <future>
 
+#include "adapters/email/smtp_pipelining.h"
 #include "tests/sim/simulator.h"
 
 namespace reach::adapters {
@@ -69,12 +70,14 @@ SendRequest Mail(std::string to, std::string id = "msg_7") {
   return req;
 }
 
-class SmtpSimTest : public ::testing::Test {
+// Every SMTP test runs on both engines: libcurl and the pipelining client.
+class SmtpSimTest : public ::testing::TestWithParam<std::string> {
  protected:
-  void Start(std::string user = "", std::string password = "") {
+  void Start(std::string user = "", std::string password = "", bool pipelining = true) {
     sim::SimOptions o;
     o.smtp.user = std::move(user);
     o.smtp.password = std::move(password);
+    o.smtp.pipelining = pipelining;
     auto s = sim::Simulator::Create(o, clock_);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     sim_ = std::move(s.value());
@@ -87,6 +90,7 @@ class SmtpSimTest : public ::testing::Test {
     cfg_.ehlo_domain = "gw.reach.example";
     cfg_.max_connections = 4;
     cfg_.timeout_ms = 5000;
+    cfg_.engine = GetParam();
   }
   void TearDown() override {
     adapter_.reset();
@@ -115,7 +119,7 @@ class SmtpSimTest : public ::testing::Test {
   std::unique_ptr<Adapter> adapter_;
 };
 
-TEST_F(SmtpSimTest, SendsOneRecipientPerTransaction) {
+TEST_P(SmtpSimTest, SendsOneRecipientPerTransaction) {
   Start();
   SendResult r = SendAndWait(Mail("li.lei@example.com"));
   ASSERT_EQ(r.outcome, Outcome::kSent) << r.code << " " << r.detail;
@@ -130,7 +134,7 @@ TEST_F(SmtpSimTest, SendsOneRecipientPerTransaction) {
   EXPECT_NE(msgs[0].data.find("X-Reach-Message-Id: msg_7"), std::string::npos);
 }
 
-TEST_F(SmtpSimTest, ReusesConnectionsAcrossMessages) {
+TEST_P(SmtpSimTest, ReusesConnectionsAcrossMessages) {
   Start();
   constexpr int kN = 200;
   std::atomic<int> sent{0};
@@ -150,7 +154,7 @@ TEST_F(SmtpSimTest, ReusesConnectionsAcrossMessages) {
   EXPECT_LE(c.connections, 4u) << "max_connections is 4; connections must be reused";
 }
 
-TEST_F(SmtpSimTest, RepliesMapToOutcomes) {
+TEST_P(SmtpSimTest, RepliesMapToOutcomes) {
   Start();
   Fault(R"({"endpoint":"smtp","command":"RCPT","reply":"550 5.1.1 No such user","match":"gone@"})");
   Fault(R"({"endpoint":"smtp","command":"RCPT","reply":"451 4.3.0 Try later","match":"busy@"})");
@@ -169,7 +173,7 @@ TEST_F(SmtpSimTest, RepliesMapToOutcomes) {
   EXPECT_EQ(SendAndWait(Mail("fine@example.com")).outcome, Outcome::kSent);
 }
 
-TEST_F(SmtpSimTest, AuthenticatesAndReportsBadCredentialsAsConfig) {
+TEST_P(SmtpSimTest, AuthenticatesAndReportsBadCredentialsAsConfig) {
   Start("reach", "s3cret");
   cfg_.username = "reach";
   cfg_.password = "wrong";
@@ -182,7 +186,7 @@ TEST_F(SmtpSimTest, AuthenticatesAndReportsBadCredentialsAsConfig) {
   EXPECT_EQ(sim_->messages().Recent(1).at(0).auth_user, "reach");
 }
 
-TEST_F(SmtpSimTest, BadMessagesAndDeadServers) {
+TEST_P(SmtpSimTest, BadMessagesAndDeadServers) {
   Start();
   SendRequest no_to = Mail("");
   EXPECT_EQ(SendAndWait(no_to).outcome, Outcome::kPermanent);
@@ -201,7 +205,7 @@ TEST_F(SmtpSimTest, BadMessagesAndDeadServers) {
   EXPECT_EQ(r.code, "connection");
 }
 
-TEST_F(SmtpSimTest, ShutdownCompletesInFlightSends) {
+TEST_P(SmtpSimTest, ShutdownCompletesInFlightSends) {
   Start();
   Fault(R"({"endpoint":"smtp","command":"DATA","delay_ms":20000})");
   std::promise<SendResult> p;
@@ -217,6 +221,54 @@ TEST_F(SmtpSimTest, ShutdownCompletesInFlightSends) {
   EXPECT_EQ(r.outcome, Outcome::kRetry);
   EXPECT_EQ(r.detail, "shutdown");
 }
+
+TEST_P(SmtpSimTest, PipelinesTheEnvelopeOnlyWhenTheServerOffersIt) {
+  Start();
+  for (int i = 0; i < 3; ++i) {
+    SendResult r = SendAndWait(Mail("p" + std::to_string(i) + "@example.com"));
+    ASSERT_EQ(r.outcome, Outcome::kSent) << r.code << " " << r.detail;
+  }
+  // MAIL, RCPT and DATA in one write: RCPT and DATA arrive behind an unanswered command.
+  // libcurl sends one command at a time.
+  EXPECT_EQ(sim_->messages().Counters().pipelined, GetParam() == "pipelining" ? 6u : 0u);
+  adapter_.reset();
+  sim_->Stop();
+  Start("", "", /*pipelining=*/false);
+  SendResult r = SendAndWait(Mail("seq@example.com"));
+  ASSERT_EQ(r.outcome, Outcome::kSent) << r.code << " " << r.detail;
+  r = SendAndWait(Mail("seq2@example.com"));
+  EXPECT_EQ(r.outcome, Outcome::kSent);
+  EXPECT_EQ(sim_->messages().Counters().pipelined, 0u) << "the server did not offer PIPELINING";
+  EXPECT_EQ(sim_->messages().Counters().accepted, 2u);
+}
+
+TEST_P(SmtpSimTest, AMessageRejectedMidSessionLeavesTheSessionUsable) {
+  Start();
+  Fault(R"({"endpoint":"smtp","command":"RCPT","reply":"550 5.1.1 No such user","match":"gone@"})");
+  cfg_.max_connections = 1;
+  EXPECT_EQ(SendAndWait(Mail("gone@example.com")).outcome, Outcome::kRecipientInvalid);
+  SendResult first = SendAndWait(Mail("fine@example.com"));
+  EXPECT_EQ(first.outcome, Outcome::kSent) << first.code << " " << first.detail;
+  EXPECT_EQ(SendAndWait(Mail("gone@example.com")).outcome, Outcome::kRecipientInvalid);
+  SendResult r = SendAndWait(Mail("fine2@example.com"));
+  EXPECT_EQ(r.outcome, Outcome::kSent) << r.code << " " << r.detail;
+  auto c = sim_->messages().Counters();
+  EXPECT_EQ(c.accepted, 2u);
+  // The pipelining engine resets the session (RSET) and keeps it; libcurl opens a new one.
+  if (GetParam() == "pipelining") {
+    EXPECT_EQ(c.connections, 1u);
+  }
+}
+
+TEST(SmtpDotStuffTest, DoublesLeadingDotsAndEndsTheData) {
+  EXPECT_EQ(DotStuff("a\r\n.b\r\n..c\r\nd.\r\n"), "a\r\n..b\r\n...c\r\nd.\r\n.\r\n");
+  EXPECT_EQ(DotStuff(".x"), "..x\r\n.\r\n");
+  EXPECT_EQ(DotStuff(""), "\r\n.\r\n");
+  EXPECT_EQ(DotStuff("x\r\n"), "x\r\n.\r\n");
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, SmtpSimTest, ::testing::Values("curl", "pipelining"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace
 }  // namespace reach::adapters
