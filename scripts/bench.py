@@ -298,6 +298,7 @@ channels:
     message_id_domain: reach.example
     list_unsubscribe_url: https://reach.example/u/
     max_connections: 16
+    engine: pipelining
     timeout_ms: 15000
     retry: {max_attempts: 5, base_delay_ms: 1000, max_delay_ms: 10000, jitter: 0.2}
 """ % (HTTP_THREADS, max_in_flight, tdir, self.sim_addr, SECRET, webhook_connections, self.sink_port)
