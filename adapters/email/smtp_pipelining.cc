@@ -67,6 +67,12 @@ class Conn : public std::enable_shared_from_this<Conn> {
   void Close();
   bool ready() const { return ready_ && !busy_ && !closed_; }  // set up, idle
   bool opening() const { return !ready_ && !closed_; }         // being set up
+  // An idle session with nothing unread: a server closing an idle session may say so first
+  // ("421 4.4.2 Timeout"), and that line must not be read as the next MAIL's reply.
+  bool Quiet() {
+    ErrorCode ec;
+    return in_.size() == 0 && socket_.available(ec) == 0 && !ec;
+  }
   Steady::time_point last_used() const { return last_used_; }
   // The job in flight, taken out (shutdown).
   std::unique_ptr<Job> TakeJob() { return std::move(job_); }
@@ -214,7 +220,7 @@ class Loop {
         ++i;
         continue;
       }
-      if (now - c->last_used() > kMaxIdle) {
+      if (now - c->last_used() > kMaxIdle || !c->Quiet()) {
         c->Close();
         conns_.erase(conns_.begin() + static_cast<long>(i));
         continue;

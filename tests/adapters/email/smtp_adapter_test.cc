@@ -260,6 +260,20 @@ TEST_P(SmtpSimTest, AMessageRejectedMidSessionLeavesTheSessionUsable) {
   }
 }
 
+TEST_P(SmtpSimTest, AServerThatSpokeOnAnIdleSessionIsNotAnsweredOutOfStep) {
+  Start();
+  cfg_.max_connections = 1;
+  ASSERT_EQ(SendAndWait(Mail("a@example.com")).outcome, Outcome::kSent);
+  // The sink's next reply on this session is 421 and it closes the session.
+  Fault(R"({"endpoint":"smtp","command":"MAIL","reply":"421 4.4.2 Closing","count":1})");
+  SendResult r = SendAndWait(Mail("b@example.com"));
+  EXPECT_EQ(r.outcome, Outcome::kThrottled) << r.code << " " << r.detail;
+  // The next message goes out on a new session, its replies read in step.
+  SendResult next = SendAndWait(Mail("c@example.com"));
+  EXPECT_EQ(next.outcome, Outcome::kSent) << next.code << " " << next.detail;
+  EXPECT_EQ(sim_->messages().Counters().accepted, 2u);
+}
+
 TEST(SmtpDotStuffTest, DoublesLeadingDotsAndEndsTheData) {
   EXPECT_EQ(DotStuff("a\r\n.b\r\n..c\r\nd.\r\n"), "a\r\n..b\r\n...c\r\nd.\r\n.\r\n");
   EXPECT_EQ(DotStuff(".x"), "..x\r\n.\r\n");
