@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
+#include <boost/url/parse.hpp>
 #include <cctype>
 #include <chrono>
 #include <functional>
@@ -54,6 +55,9 @@ SendResult ShutdownResult() {
 }
 
 SendResult ConnectionFailed(CURLcode why) { return ClassifySmtpReply(why, 0, ""); }
+
+// Whether the reply to envelope command `step` (0 MAIL, 1 RCPT, 2 DATA) lets the message go on.
+bool Accepted(size_t step, const Reply& r) { return step == 2 ? r.code == 354 : r.code / 100 == 2; }
 
 class Loop;
 
@@ -117,6 +121,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
 
 class Loop {
  public:
+  // `config` must outlive the loop (the adapter's).
   Loop(const config::SmtpConfig& config, std::string host, std::string port, int max_connections,
        const std::string& name)
       : config_(config),
@@ -244,7 +249,7 @@ class Loop {
     }
   }
 
-  config::SmtpConfig config_;
+  const config::SmtpConfig& config_;
   std::string host_, port_;
   int max_connections_;
   net::io_context io_{1};
@@ -325,8 +330,9 @@ void Conn::Fail(CURLcode why) {
   if (job_) {
     // A pipelined command was refused and the server then closed (421 does): the refusal is
     // the answer, not the closed connection.
-    for (const Reply& r : replies_) {
-      if (r.code >= 400) {
+    for (size_t step = 0; step < 3; ++step) {
+      const Reply& r = replies_[step];
+      if (r.code != 0 && !Accepted(step, r)) {
         SendResult refused = ClassifySmtpReply(CURLE_SEND_ERROR, r.code, r.line);
         Close();
         return loop_.Lost(this, std::move(job_), std::move(refused), false);
@@ -464,7 +470,7 @@ void Conn::Envelope(size_t step) {
 
 void Conn::OnEnvelopeReply(size_t step, Reply reply) {
   got_reply_ = true;
-  const bool ok = step == 2 ? reply.code == 354 : reply.code / 100 == 2;
+  const bool ok = Accepted(step, reply);
   replies_[step] = std::move(reply);
   auto self = shared_from_this();
   if (step < 2 && pipelining_) {  // every pipelined command has its reply to read
@@ -478,7 +484,7 @@ void Conn::OnEnvelopeReply(size_t step, Reply reply) {
 void Conn::Decide(size_t last) {
   const Reply* failed = nullptr;
   for (size_t i = 0; i <= last && !failed; ++i) {
-    if (i == 2 ? replies_[i].code != 354 : replies_[i].code / 100 != 2) failed = &replies_[i];
+    if (!Accepted(i, replies_[i])) failed = &replies_[i];
   }
   auto self = shared_from_this();
   if (!failed) {
@@ -526,23 +532,18 @@ class PipeliningSmtpAdapter final : public Adapter {
  public:
   PipeliningSmtpAdapter(const config::SmtpConfig& config, const Clock& clock)
       : config_(config), clock_(clock) {
-    // smtp://host[:port][/...]
-    std::string rest = config.url.substr(config.url.find("://") + 3);
-    rest = rest.substr(0, rest.find('/'));
-    std::string host = rest, port = "25";
-    if (!rest.empty() && rest.front() == '[') {  // [v6]:port
-      size_t close = rest.find(']');
-      host = rest.substr(1, close - 1);
-      if (close + 1 < rest.size() && rest[close + 1] == ':') port = rest.substr(close + 2);
-    } else if (size_t colon = rest.rfind(':'); colon != std::string::npos) {
-      host = rest.substr(0, colon);
-      port = rest.substr(colon + 1);
+    // smtp://host[:port][/...]; an unparsable URL leaves the host empty, and every session
+    // then fails to resolve (the loader has checked the scheme).
+    std::string host, port = "25";
+    if (auto u = boost::urls::parse_uri(config.url)) {
+      host = u->host_address();  // an IPv6 literal without its brackets
+      if (u->has_port()) port = u->port();
     }
     int loops = std::clamp(config.threads, 1, std::max(1, config.max_connections));
     int per_loop = (config.max_connections + loops - 1) / loops;
     for (int i = 0; i < loops; ++i) {
       loops_.push_back(
-          std::make_unique<Loop>(config, host, port, per_loop, "reach-smtp" + std::to_string(i)));
+          std::make_unique<Loop>(config_, host, port, per_loop, "reach-smtp" + std::to_string(i)));
     }
   }
   ~PipeliningSmtpAdapter() override { Shutdown(); }

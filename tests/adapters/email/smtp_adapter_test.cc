@@ -260,7 +260,7 @@ TEST_P(SmtpSimTest, AMessageRejectedMidSessionLeavesTheSessionUsable) {
   }
 }
 
-TEST_P(SmtpSimTest, AServerThatSpokeOnAnIdleSessionIsNotAnsweredOutOfStep) {
+TEST_P(SmtpSimTest, A421ThatClosesTheSessionIsTheAnswerAndTheNextMessageGetsANewSession) {
   Start();
   cfg_.max_connections = 1;
   ASSERT_EQ(SendAndWait(Mail("a@example.com")).outcome, Outcome::kSent);
