@@ -47,8 +47,8 @@ struct SmtpConfig {
   bool enabled = false;
   std::string url;           // smtp://host:port or smtps://host:port
   std::string tls = "none";  // "none" | "starttls" | "implicit" (smtps://)
-  // "curl" (libcurl; every TLS mode) | "pipelining" (Reach's own client with SMTP PIPELINING;
-  // tls "none" only)
+  // "curl" (libcurl) | "pipelining" (Reach's own client with SMTP PIPELINING); both speak every
+  // `tls` mode
   std::string engine = "curl";
   std::string username;
   std::string password;  // or password_file

@@ -171,9 +171,6 @@ void LoadEmail(MapReader& channels, const std::string& base_dir, SmtpConfig* c) 
     m.Error(m.Join("url"), "must start with smtp:// or smtps://");
   }
   if (c->url.rfind("smtps://", 0) == 0 && c->tls == "none") c->tls = "implicit";
-  if (c->engine == "pipelining" && c->tls != "none") {
-    m.Error(m.Join("engine"), "pipelining speaks plain SMTP only; use engine: curl for TLS");
-  }
   if (c->from_address.find('@') == std::string::npos) {
     m.Error(m.Join("from_address"), "missing or not an e-mail address");
   }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/url/parse.hpp>
 #include <cctype>
 #include <chrono>
@@ -12,11 +13,13 @@
 #include <future>
 #include <limits>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "adapters/email/smtp_adapter.h"
+#include "adapters/transport/tls_client.h"
 #include "common/crypto.h"
 
 namespace reach::adapters {
@@ -56,6 +59,24 @@ SendResult ShutdownResult() {
 
 SendResult ConnectionFailed(CURLcode why) { return ClassifySmtpReply(why, 0, ""); }
 
+// A TLS failure: classified as libcurl's `why` would be (a configuration error, code "tls"), with
+// what went wrong added to the detail.
+SendResult TlsFailed(CURLcode why, const std::string& what) {
+  SendResult r = ClassifySmtpReply(why, 0, "");
+  r.detail += ": " + what;
+  return r;
+}
+
+// Where the sessions go, and how (the adapter's; read-only once the loops run).
+struct Peer {
+  std::string host, port;
+  bool ip_literal = false;
+  // For tls: starttls or implicit. Mutable: each session's SSL object is made from it (SSL_new,
+  // safe from the loops' threads at once), which Asio's stream takes as non-const.
+  mutable std::optional<net::ssl::context> tls;
+  std::string tls_error;  // why the CA bundle could not be read
+};
+
 // Whether the reply to envelope command `step` (0 MAIL, 1 RCPT, 2 DATA) lets the message go on.
 bool Accepted(size_t step, const Reply& r) { return step == 2 ? r.code == 354 : r.code / 100 == 2; }
 
@@ -72,12 +93,14 @@ class Conn : public std::enable_shared_from_this<Conn> {
   bool ready() const { return ready_ && !busy_ && !closed_; }  // set up, idle
   bool opening() const { return !ready_ && !closed_; }         // being set up
   // An idle session with nothing unread: a server closing an idle session may say so first
-  // ("421 4.4.2 Timeout"), and that line must not be read as the next MAIL's reply.
+  // ("421 4.4.2 Timeout"), and that line must not be read as the next MAIL's reply. Over TLS
+  // an unread line is still in the socket as a record (or already in `in_`).
   bool Quiet() {
     ErrorCode ec;
     return in_.size() == 0 && socket_.available(ec) == 0 && !ec;
   }
   Steady::time_point last_used() const { return last_used_; }
+  bool reused() const { return reused_; }  // it has carried a transaction
   // The job in flight, taken out (shutdown).
   std::unique_ptr<Job> TakeJob() { return std::move(job_); }
 
@@ -88,9 +111,21 @@ class Conn : public std::enable_shared_from_this<Conn> {
   void Write(std::string text, std::function<void()> next);
   void ReadReply(ReplyHandler next);
   void ReadLine(std::shared_ptr<Reply> partial, ReplyHandler next);
+  template <typename F>
+  void WithStream(F&& f) {
+    if (tls_) {
+      f(*tls_);
+    } else {
+      f(socket_);
+    }
+  }
   void Fail(CURLcode why);  // the connection is lost or timed out
   void SetupFailed(const Reply& reply, CURLcode why);
+  void SetupFailed(SendResult result);
+  void Handshake(std::function<void()> next);
   void Greeted(const Reply& reply);
+  void Hello();
+  void StartTls();
   void Authenticate();
   void Ready();
   void Envelope(size_t step);
@@ -101,13 +136,15 @@ class Conn : public std::enable_shared_from_this<Conn> {
 
   Loop& loop_;
   tcp::socket socket_;
+  std::optional<net::ssl::stream<tcp::socket&>> tls_;  // once TLS is on (implicit or STARTTLS)
   net::steady_timer timer_;
   tcp::resolver resolver_;
-  net::streambuf in_;
+  net::streambuf in_{64 * 1024};  // a longer line than this fails the session
   std::string out_;
   std::unique_ptr<Job> job_;
   Reply replies_[3];  // MAIL, RCPT, DATA
   bool pipelining_ = false;
+  bool starttls_ = false;  // the server offers STARTTLS
   bool ready_ = false;
   bool closed_ = false;
   bool timed_out_ = false;
@@ -121,12 +158,11 @@ class Conn : public std::enable_shared_from_this<Conn> {
 
 class Loop {
  public:
-  // `config` must outlive the loop (the adapter's).
-  Loop(const config::SmtpConfig& config, std::string host, std::string port, int max_connections,
+  // `config` and `peer` must outlive the loop (the adapter's).
+  Loop(const config::SmtpConfig& config, const Peer& peer, int max_connections,
        const std::string& name)
       : config_(config),
-        host_(std::move(host)),
-        port_(std::move(port)),
+        peer_(peer),
         max_connections_(max_connections),
         work_(net::make_work_guard(io_)) {
     thread_ = std::thread([this, name] {
@@ -171,8 +207,7 @@ class Loop {
   }
 
   const config::SmtpConfig& config() const { return config_; }
-  const std::string& host() const { return host_; }
-  const std::string& port() const { return port_; }
+  const Peer& peer() const { return peer_; }
 
   // Conn callbacks (loop thread).
   void Idle() { Pump(); }
@@ -225,7 +260,9 @@ class Loop {
         ++i;
         continue;
       }
-      if (now - c->last_used() > kMaxIdle || !c->Quiet()) {
+      // Only a session that has waited idle is checked: a new one has just been read to the end
+      // of its last setup reply, and closing it for a stray byte would open the next, and so on.
+      if (c->reused() && (now - c->last_used() > kMaxIdle || !c->Quiet())) {
         c->Close();
         conns_.erase(conns_.begin() + static_cast<long>(i));
         continue;
@@ -250,7 +287,7 @@ class Loop {
   }
 
   const config::SmtpConfig& config_;
-  std::string host_, port_;
+  const Peer& peer_;
   int max_connections_;
   net::io_context io_{1};
   net::executor_work_guard<net::io_context::executor_type> work_;
@@ -285,43 +322,45 @@ void Conn::Close() {
 
 void Conn::Write(std::string text, std::function<void()> next) {
   out_ = std::move(text);
-  net::async_write(socket_, net::buffer(out_),
-                   [self = shared_from_this(), next = std::move(next)](ErrorCode ec, size_t) {
-                     if (self->closed_) return;
-                     if (ec) return self->Fail(CURLE_SEND_ERROR);
-                     next();
-                   });
+  WithStream([&](auto& stream) {
+    net::async_write(stream, net::buffer(out_),
+                     [self = shared_from_this(), next = std::move(next)](ErrorCode ec, size_t) {
+                       if (self->closed_) return;
+                       if (ec) return self->Fail(CURLE_SEND_ERROR);
+                       next();
+                     });
+  });
 }
 
 void Conn::ReadReply(ReplyHandler next) { ReadLine(std::make_shared<Reply>(), std::move(next)); }
 
 void Conn::ReadLine(std::shared_ptr<Reply> partial, ReplyHandler next) {
-  net::async_read_until(
-      socket_, in_, "\r\n",
-      [self = shared_from_this(), partial, next = std::move(next)](ErrorCode ec, size_t n) {
-        if (self->closed_) return;
-        if (ec) return self->Fail(CURLE_RECV_ERROR);
-        std::string line(static_cast<const char*>(self->in_.data().data()), n - 2);
-        self->in_.consume(n);
-        int code = 0;
-        if (line.size() < 3 || !std::isdigit(static_cast<unsigned char>(line[0])) ||
-            !std::isdigit(static_cast<unsigned char>(line[1])) ||
-            !std::isdigit(static_cast<unsigned char>(line[2])) ||
-            (line.size() > 3 && line[3] != ' ' && line[3] != '-')) {
-          return self->Fail(CURLE_WEIRD_SERVER_REPLY);
-        }
-        code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
-        if (partial->code != 0 && partial->code != code) {
-          return self->Fail(CURLE_WEIRD_SERVER_REPLY);
-        }
-        partial->code = code;
-        partial->lines.push_back(line.size() > 4 ? line.substr(4) : std::string());
-        bool more = line.size() > 3 && line[3] == '-';
-        partial->line = std::move(line);
-        if (partial->lines.size() > 256) return self->Fail(CURLE_WEIRD_SERVER_REPLY);
-        if (more) return self->ReadLine(partial, std::move(next));
-        next(std::move(*partial));
-      });
+  auto on_line = [self = shared_from_this(), partial, next = std::move(next)](ErrorCode ec,
+                                                                              size_t n) mutable {
+    if (self->closed_) return;
+    if (ec) return self->Fail(CURLE_RECV_ERROR);
+    std::string line(static_cast<const char*>(self->in_.data().data()), n - 2);
+    self->in_.consume(n);
+    int code = 0;
+    if (line.size() < 3 || !std::isdigit(static_cast<unsigned char>(line[0])) ||
+        !std::isdigit(static_cast<unsigned char>(line[1])) ||
+        !std::isdigit(static_cast<unsigned char>(line[2])) ||
+        (line.size() > 3 && line[3] != ' ' && line[3] != '-')) {
+      return self->Fail(CURLE_WEIRD_SERVER_REPLY);
+    }
+    code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+    if (partial->code != 0 && partial->code != code) {
+      return self->Fail(CURLE_WEIRD_SERVER_REPLY);
+    }
+    partial->code = code;
+    partial->lines.push_back(line.size() > 4 ? line.substr(4) : std::string());
+    bool more = line.size() > 3 && line[3] == '-';
+    partial->line = std::move(line);
+    if (partial->lines.size() > 256) return self->Fail(CURLE_WEIRD_SERVER_REPLY);
+    if (more) return self->ReadLine(partial, std::move(next));
+    next(std::move(*partial));
+  };
+  WithStream([&](auto& stream) { net::async_read_until(stream, in_, "\r\n", std::move(on_line)); });
 }
 
 void Conn::Fail(CURLcode why) {
@@ -349,16 +388,46 @@ void Conn::Fail(CURLcode why) {
 }
 
 void Conn::SetupFailed(const Reply& reply, CURLcode why) {
+  SetupFailed(ClassifySmtpReply(why, reply.code, reply.line));
+}
+
+void Conn::SetupFailed(SendResult result) {
   if (closed_) return;
-  SendResult r = ClassifySmtpReply(why, reply.code, reply.line);
   Close();
-  loop_.SetupFailed(this, std::move(r));
+  loop_.SetupFailed(this, std::move(result));
+}
+
+// TLS over the connected socket, then `next`. The certificate is checked against the trust store
+// and the URL's host (verify_peer), as libcurl does.
+void Conn::Handshake(std::function<void()> next) {
+  const Peer& peer = loop_.peer();
+  tls_.emplace(socket_, *peer.tls);
+  transport::SetUpTlsClientConnection(tls_->native_handle(), peer.host, peer.ip_literal,
+                                      loop_.config().verify_peer);
+  tls_->async_handshake(net::ssl::stream_base::client, [self = shared_from_this(),
+                                                        next = std::move(next)](ErrorCode ec) {
+    if (self->closed_) return;
+    if (!ec) return next();
+    if (self->timed_out_) return self->Fail(CURLE_OPERATION_TIMEDOUT);
+    const bool unverified = SSL_get_verify_result(self->tls_->native_handle()) != X509_V_OK;
+    self->SetupFailed(
+        TlsFailed(unverified ? CURLE_PEER_FAILED_VERIFICATION : CURLE_SSL_CONNECT_ERROR,
+                  "TLS handshake: " + ec.message()));
+  });
 }
 
 void Conn::Start() {
+  const Peer& peer = loop_.peer();
+  if (peer.tls && !peer.tls_error.empty()) {
+    // Answered from the loop, not inside Pump (which would start the next session at once).
+    net::post(socket_.get_executor(), [self = shared_from_this()] {
+      self->SetupFailed(TlsFailed(CURLE_SSL_CACERT_BADFILE, self->loop_.peer().tls_error));
+    });
+    return;
+  }
   Arm(std::chrono::milliseconds(std::min(loop_.config().timeout_ms, 10000)));
   resolver_.async_resolve(
-      loop_.host(), loop_.port(),
+      peer.host, peer.port,
       [self = shared_from_this()](ErrorCode ec, tcp::resolver::results_type results) {
         if (self->closed_) return;
         if (ec) return self->Fail(CURLE_COULDNT_RESOLVE_HOST);
@@ -368,13 +437,25 @@ void Conn::Start() {
           ErrorCode ignored;
           self->socket_.set_option(tcp::no_delay(true), ignored);
           self->Arm(std::chrono::milliseconds(self->loop_.config().timeout_ms));
-          self->ReadReply([self](Reply greeting) { self->Greeted(greeting); });
+          auto greeting = [self] {
+            self->ReadReply([self](Reply greeting) { self->Greeted(greeting); });
+          };
+          if (self->loop_.config().tls == "implicit") return self->Handshake(greeting);
+          greeting();
         });
       });
 }
 
 void Conn::Greeted(const Reply& greeting) {
   if (greeting.code != 220) return SetupFailed(greeting, CURLE_WEIRD_SERVER_REPLY);
+  Hello();
+}
+
+// EHLO, and what the server offers; after STARTTLS it is asked again (RFC 3207 4.2: what it
+// said in plaintext no longer counts).
+void Conn::Hello() {
+  pipelining_ = starttls_ = false;
+  auth_.clear();
   Write("EHLO " + loop_.config().ehlo_domain + "\r\n", [self = shared_from_this()] {
     self->ReadReply([self](Reply ehlo) {
       if (ehlo.code != 250) return self->SetupFailed(ehlo, CURLE_WEIRD_SERVER_REPLY);
@@ -382,6 +463,7 @@ void Conn::Greeted(const Reply& greeting) {
         std::string ext = ehlo.lines[i];
         for (char& ch : ext) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
         if (ext == "PIPELINING") self->pipelining_ = true;
+        if (ext == "STARTTLS") self->starttls_ = true;
         if (ext.rfind("AUTH ", 0) == 0 || ext.rfind("AUTH=", 0) == 0) {
           size_t pos = 5;
           while (pos < ext.size()) {
@@ -392,7 +474,30 @@ void Conn::Greeted(const Reply& greeting) {
           }
         }
       }
+      if (self->loop_.config().tls == "starttls" && !self->tls_) return self->StartTls();
       self->Authenticate();
+    });
+  });
+}
+
+// tls: starttls requires it (libcurl's CURLUSESSL_ALL): a server that does not offer it, or
+// refuses it, gets no mail and no credentials.
+void Conn::StartTls() {
+  if (!starttls_) {
+    return SetupFailed(TlsFailed(CURLE_USE_SSL_FAILED, "the server does not offer STARTTLS"));
+  }
+  Write("STARTTLS\r\n", [self = shared_from_this()] {
+    self->ReadReply([self](Reply r) {
+      if (r.code != 220) {
+        return self->SetupFailed(TlsFailed(CURLE_USE_SSL_FAILED, "STARTTLS refused: " + r.line));
+      }
+      // Anything after the 220 came in plaintext, where a man in the middle could have put it,
+      // and must not be read as a reply from inside TLS (RFC 3207 section 4.2's concern).
+      if (self->in_.size() != 0) {
+        return self->SetupFailed(
+            TlsFailed(CURLE_SSL_CONNECT_ERROR, "the server sent more after its STARTTLS reply"));
+      }
+      self->Handshake([self] { self->Hello(); });
     });
   });
 }
@@ -532,18 +637,26 @@ class PipeliningSmtpAdapter final : public Adapter {
  public:
   PipeliningSmtpAdapter(const config::SmtpConfig& config, const Clock& clock)
       : config_(config), clock_(clock) {
-    // smtp://host[:port][/...]; an unparsable URL leaves the host empty, and every session
-    // then fails to resolve (the loader has checked the scheme).
-    std::string host, port = "25";
+    // smtp:// or smtps://host[:port][/...], the port 465 by default with implicit TLS, else 25
+    // (libcurl's defaults); an unparsable URL leaves the host empty, and every session then
+    // fails to resolve (the loader has checked the scheme).
+    peer_.port = config.tls == "implicit" ? "465" : "25";
     if (auto u = boost::urls::parse_uri(config.url)) {
-      host = u->host_address();  // an IPv6 literal without its brackets
-      if (u->has_port()) port = u->port();
+      peer_.host = u->host_address();  // an IPv6 literal without its brackets
+      peer_.ip_literal = u->host_type() == boost::urls::host_type::ipv4 ||
+                         u->host_type() == boost::urls::host_type::ipv6;
+      if (u->has_port()) peer_.port = u->port();
+    }
+    if (config.tls != "none") {
+      peer_.tls.emplace(net::ssl::context::tls_client);
+      peer_.tls_error =
+          transport::SetUpTlsClientContext(*peer_.tls, config.verify_peer, config.ca_file);
     }
     int loops = std::clamp(config.threads, 1, std::max(1, config.max_connections));
     int per_loop = (config.max_connections + loops - 1) / loops;
     for (int i = 0; i < loops; ++i) {
       loops_.push_back(
-          std::make_unique<Loop>(config_, host, port, per_loop, "reach-smtp" + std::to_string(i)));
+          std::make_unique<Loop>(config_, peer_, per_loop, "reach-smtp" + std::to_string(i)));
     }
   }
   ~PipeliningSmtpAdapter() override { Shutdown(); }
@@ -572,6 +685,7 @@ class PipeliningSmtpAdapter final : public Adapter {
 
  private:
   config::SmtpConfig config_;
+  Peer peer_;
   const Clock& clock_;
   std::vector<std::unique_ptr<Loop>> loops_;
   std::atomic<size_t> next_{0};

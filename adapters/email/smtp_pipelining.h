@@ -4,8 +4,10 @@
 // sends instead of libcurl's five (one round trip per command). A server that does not offer
 // PIPELINING gets the commands one at a time.
 //
-// Scope: plain SMTP (`tls: none`; the config loader refuses this engine with TLS), AUTH PLAIN or
-// LOGIN when `username` is set, one recipient per transaction, connections kept and reused
+// Scope: every `tls` mode (none; starttls, required as libcurl's CURLUSESSL_ALL; implicit, TLS
+// from the first byte), certificates checked against the trust store and the URL's host unless
+// `verify_peer` is false, AUTH PLAIN or LOGIN when `username` is set (after TLS), one recipient
+// per transaction, connections kept and reused
 // (one dropped by the server while idle is replaced, and the message sent once more on a new
 // connection if no reply to it had arrived), the whole transaction under `timeout_ms`.
 // Replies are classified by ClassifySmtpReply, the same table as the libcurl engine's.

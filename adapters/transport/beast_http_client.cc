@@ -5,7 +5,6 @@
 // queue or by the connection it runs on; a connection is kept alive by the handlers of its
 // pending operations and, while it is open, by `conns_`.
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <pthread.h>
 
 #include <algorithm>
@@ -27,6 +26,7 @@
 #include <vector>
 
 #include "adapters/transport/http_client.h"
+#include "adapters/transport/tls_client.h"
 
 namespace reach::transport {
 namespace {
@@ -385,16 +385,7 @@ class BeastHttpClient final : public HttpClient {
   asio::ssl::context& Tls() {
     if (ssl_) return *ssl_;
     ssl_.emplace(asio::ssl::context::tls_client);
-    SSL_CTX_set_min_proto_version(ssl_->native_handle(), TLS1_2_VERSION);
-    if (options_.verify_peer) {
-      ssl_->set_verify_mode(asio::ssl::verify_peer);
-      beast::error_code ec;
-      ssl_->set_default_verify_paths(ec);
-      if (!options_.ca_file.empty()) ssl_->load_verify_file(options_.ca_file, ec);
-      if (ec) ca_error_ = "CA bundle " + options_.ca_file + ": " + ec.message();
-    } else {
-      ssl_->set_verify_mode(asio::ssl::verify_none);
-    }
+    ca_error_ = SetUpTlsClientContext(*ssl_, options_.verify_peer, options_.ca_file);
     return *ssl_;
   }
 
@@ -413,15 +404,7 @@ class BeastHttpClient final : public HttpClient {
     if (o.tls) {
       conn->tls.emplace(conn->socket, *ssl_);
       SSL* ssl = conn->tls->native_handle();
-      if (!o.ip_literal) SSL_set_tlsext_host_name(ssl, o.host.c_str());
-      if (options_.verify_peer) {
-        X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
-        if (o.ip_literal) {
-          X509_VERIFY_PARAM_set1_ip_asc(param, o.host.c_str());
-        } else {
-          X509_VERIFY_PARAM_set1_host(param, o.host.c_str(), o.host.size());
-        }
-      }
+      SetUpTlsClientConnection(ssl, o.host, o.ip_literal, options_.verify_peer);
       static const unsigned char kAlpn[] = "\x08http/1.1";
       SSL_set_alpn_protos(ssl, kAlpn, sizeof(kAlpn) - 1);
     }

@@ -73,7 +73,7 @@ http_client:
   EXPECT_GE(r.errors.size(), 10u);
 }
 
-TEST(ConfigLoaderTest, TheSmtpPipeliningEngineIsPlainSmtpOnly) {
+TEST(ConfigLoaderTest, TheSmtpEngineIsCurlOrPipeliningWithEveryTlsMode) {
   const char* base = R"(
 channels:
   email:
@@ -91,7 +91,9 @@ channels:
   EXPECT_EQ(ok.config.channels.email.engine, "pipelining");
   EXPECT_EQ(load("smtp://127.0.0.1:25", "curl").config.channels.email.engine, "curl");
   auto tls = load("smtps://127.0.0.1:465", "pipelining");
-  EXPECT_TRUE(HasError(tls, "channels.email.engine: pipelining speaks plain SMTP only"));
+  EXPECT_TRUE(tls.errors.empty());
+  EXPECT_EQ(tls.config.channels.email.engine, "pipelining");
+  EXPECT_EQ(tls.config.channels.email.tls, "implicit");
   EXPECT_TRUE(
       HasError(load("smtp://127.0.0.1:25", "fast"), "channels.email.engine: must be one of"));
 }

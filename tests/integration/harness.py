@@ -266,9 +266,11 @@ class Workdir:
 class SmtpCapture:
     """A real SMTP server from Debian (python3-aiosmtpd, tests/integration/smtp_capture.py) in its
     own process. `rejects`: (address, reply) pairs answered at RCPT; `tls`: None (plain text),
-    "starttls" or "implicit" with `cert`/`key`; `auth`: (user, password) required."""
+    "starttls" or "implicit" with `cert`/`key`; `auth`: (user, password) required, with only
+    `auth_mechanism` ("LOGIN" or "PLAIN") offered when set; `pipelining`: PIPELINING offered."""
 
-    def __init__(self, workdir, rejects=(), tls=None, cert=None, key=None, auth=None):
+    def __init__(self, workdir, rejects=(), tls=None, cert=None, key=None, auth=None,
+                 auth_mechanism=None, pipelining=False):
         self.outdir = os.path.join(workdir, "mail")
         os.makedirs(self.outdir)
         self.auth_log = os.path.join(workdir, "auth.jsonl")
@@ -281,6 +283,10 @@ class SmtpCapture:
             args += ["--tls", tls, "--cert", cert, "--key", key]
         if auth:
             args += ["--auth", "%s:%s" % auth, "--auth-log", self.auth_log]
+        if auth_mechanism:
+            args += ["--auth-mechanisms", auth_mechanism]
+        if pipelining:
+            args += ["--pipelining"]
         self.log = open(os.path.join(workdir, "smtp.log"), "w")
         self.proc = subprocess.Popen(args, stderr=self.log)
         self.port = wait_file(ready, self.proc)["port"]

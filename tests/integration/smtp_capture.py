@@ -2,10 +2,12 @@
 
 usage: smtp_capture.py OUTDIR READY_FILE [--reject RCPT=REPLY]...
            [--tls starttls|implicit --cert CERT.pem --key KEY.pem]
-           [--auth USER:PASSWORD --auth-log FILE]
+           [--auth USER:PASSWORD --auth-log FILE] [--auth-mechanisms LOGIN|PLAIN]
+           [--pipelining]
 
 Binds 127.0.0.1 on a free port, writes {"port": N} to READY_FILE, and stores every accepted
-message as OUTDIR/<n>.json ({"mail_from", "rcpt_tos", "data", "peer", "tls", "auth_login"}).
+message as OUTDIR/<n>.json ({"mail_from", "rcpt_tos", "data", "peer", "tls", "auth_login",
+"pipelined"}).
 A --reject rule answers RCPT TO for that address with the given reply (e.g. "550 5.1.1 No such
 user"). Runs until SIGTERM.
 
@@ -13,7 +15,13 @@ user"). Runs until SIGTERM.
 speaks TLS from the first byte (smtps). "tls" in a record is the session's TLS version and
 cipher as the server saw them, or null for a plaintext session. --auth requires AUTH (only
 offered once the session is encrypted) with that one user and password; every AUTH attempt is
-appended to --auth-log as a JSON line {"login", "ok", "tls"} (the password is not written).
+appended to --auth-log as a JSON line {"login", "mechanism", "ok", "tls"} (the password is not
+written); --auth-mechanisms offers only that one mechanism.
+
+--pipelining adds PIPELINING (RFC 2920) to the EHLO reply; aiosmtpd reads commands in order from
+its stream either way. "pipelined" in a record is whether the client's RCPT TO had already
+arrived (in the server's read buffer) when its MAIL FROM was handled, i.e. whether the client
+sent them without waiting for the reply.
 """
 import asyncio
 import json
@@ -60,11 +68,25 @@ class Authenticator:
 
 
 class Handler:
-    def __init__(self, outdir, rejects):
+    def __init__(self, outdir, rejects, pipelining):
         self.outdir = outdir
         self.rejects = rejects
+        self.pipelining = pipelining
         self.count = 0
         self.lock = threading.Lock()
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        # StreamReader's buffer is not public API; aiosmtpd itself clears it after STARTTLS.
+        envelope.pipelined = b"RCPT" in bytes(server._reader._buffer).upper()
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.rejects:
@@ -80,7 +102,8 @@ class Handler:
                   "data": envelope.original_content.decode("utf-8", "surrogateescape"),
                   "peer": list(session.peer), "tls": tls_state(server),
                   "auth_login": (session.auth_data.login.decode("utf-8", "replace")
-                                 if isinstance(session.auth_data, LoginPassword) else None)}
+                                 if isinstance(session.auth_data, LoginPassword) else None),
+                  "pipelined": getattr(envelope, "pipelined", None)}
         tmp = os.path.join(self.outdir, "%06d.tmp" % n)
         with open(tmp, "w") as f:
             json.dump(record, f)
@@ -91,10 +114,15 @@ class Handler:
 def main():
     outdir, ready = sys.argv[1], sys.argv[2]
     rejects = {}
-    opts = {"--tls": None, "--cert": None, "--key": None, "--auth": None, "--auth-log": None}
+    opts = {"--tls": None, "--cert": None, "--key": None, "--auth": None, "--auth-log": None,
+            "--auth-mechanisms": None}
+    pipelining = False
     args = sys.argv[3:]
     while args:
-        if args[0] == "--reject":
+        if args[0] == "--pipelining":
+            pipelining = True
+            args = args[1:]
+        elif args[0] == "--reject":
             addr, reply = args[1].split("=", 1)
             rejects[addr] = reply
             args = args[2:]
@@ -117,6 +145,9 @@ def main():
         user, password = opts["--auth"].split(":", 1)
         kwargs.update(auth_required=True, authenticator=Authenticator(user, password,
                                                                       opts["--auth-log"]))
+        if opts["--auth-mechanisms"]:
+            kwargs.update(auth_exclude_mechanism=[
+                m for m in ("LOGIN", "PLAIN") if m != opts["--auth-mechanisms"]])
         if opts["--tls"] == "implicit":
             # aiosmtpd counts only STARTTLS as encryption for auth_require_tls; an implicit-TLS
             # session is encrypted from the first byte.
@@ -125,7 +156,7 @@ def main():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     # decode_data=False keeps the exact bytes; the test parses them with the email package.
-    controller = Controller(Handler(outdir, rejects), hostname="127.0.0.1", port=port,
+    controller = Controller(Handler(outdir, rejects, pipelining), hostname="127.0.0.1", port=port,
                             decode_data=False, **kwargs)
     controller.start()
     with open(ready + ".tmp", "w") as f:

@@ -2,7 +2,9 @@
 speaks STARTTLS or implicit TLS (smtps) and may require AUTH. The certificate is a self-signed one
 made here with the openssl command-line tool; the received message is parsed with Python's email
 package. smtp_capture.py records the TLS version/cipher the server saw for each message and every
-AUTH attempt, so a plaintext delivery or a missing login fails the tests."""
+AUTH attempt, so a plaintext delivery or a missing login fails the tests. Every test runs on both
+SMTP engines (`channels.email.engine`: curl, and pipelining in SmtpTlsPipeliningTest), against a
+server that offers PIPELINING unless the test says otherwise."""
 import base64
 import email
 import email.policy
@@ -32,6 +34,8 @@ def make_cert(folder, name, san):
 
 
 class SmtpTlsTest(unittest.TestCase):
+    ENGINE = "curl"
+
     @classmethod
     def setUpClass(cls):
         cls.certdir = tempfile.mkdtemp(prefix="reach_it_tls_certs_")
@@ -58,11 +62,14 @@ class SmtpTlsTest(unittest.TestCase):
 
     # --- helpers ---
 
-    def start(self, mode, email_keys, auth=None, cert=None, key=None, scheme=None):
-        """Starts the server (`mode` starttls|implicit) and reachd with `email_keys` added to
-        channels.email."""
+    def start(self, mode, email_keys, auth=None, cert=None, key=None, scheme=None,
+              auth_mechanism=None, pipelining=True):
+        """Starts the server (`mode` starttls|implicit, or None for plaintext) and reachd on
+        this class's engine with `email_keys` added to channels.email."""
         self.smtp = harness.SmtpCapture(self.wd.path, tls=mode, cert=cert or self.cert,
-                                        key=key or self.key, auth=auth)
+                                        key=key or self.key, auth=auth,
+                                        auth_mechanism=auth_mechanism, pipelining=pipelining)
+        email_keys = ["engine: " + self.ENGINE] + email_keys
         scheme = scheme or ("smtps" if mode == "implicit" else "smtp")
         path = harness.write_config(self.wd.path,
                                     smtp_url="%s://127.0.0.1:%d" % (scheme, self.smtp.port))
@@ -78,16 +85,19 @@ class SmtpTlsTest(unittest.TestCase):
         self.assertEqual(status, 202, body)
         return self.reachd.wait_status(body["id"], ("sent", "failed"))
 
-    def assert_delivered_over_tls(self, msg):
+    def assert_delivered_over_tls(self, msg, count=1):
+        """`msg` was sent, and is the `count`th message the server received, over TLS."""
         self.assertEqual(msg["status"], "sent", msg)
         self.assertEqual(len(msg["attempts"]), 1, msg)
         attempt = msg["attempts"][0]
         self.assertEqual((attempt["channel"], attempt["provider"], attempt["outcome"]),
                          ("email", "smtp", "sent"), attempt)
         received = self.smtp.messages()
-        self.assertEqual(len(received), 1, received)
-        rec = received[0]
+        self.assertEqual(len(received), count, received)
+        rec = received[-1]
         self.assertIsNotNone(rec["tls"], "the message travelled in plaintext")
+        # The pipelining engine pipelines inside TLS too; libcurl never does.
+        self.assertEqual(rec["pipelined"], self.ENGINE == "pipelining", rec)
         self.assertIn(rec["tls"]["version"], ("TLSv1.2", "TLSv1.3"), rec["tls"])
         self.assertEqual(rec["rcpt_tos"], ["li.lei@example.com"])
         self.assertEqual(rec["mail_from"], "noreply@reach.example")
@@ -138,6 +148,22 @@ class SmtpTlsTest(unittest.TestCase):
         self.start("starttls", ["tls: none", "ca_file: " + self.cert])
         self.assert_failed(self.send(), "config", "530")
 
+    def test_starttls_required_when_not_offered(self):
+        # tls: starttls against a plaintext server that does not offer STARTTLS: nothing is sent
+        # in plaintext (libcurl's CURLUSESSL_ALL; CURLE_USE_SSL_FAILED -> config, code "tls").
+        self.start(None, ["tls: starttls", "ca_file: " + self.cert])
+        self.assert_failed(self.send(), "config", "tls")
+
+    def test_session_kept_over_tls(self):
+        # Three messages one after another go over one TLS session: the session stays usable
+        # after each (TLS 1.3 session tickets and all) and is not set up again per message.
+        # One event loop (`threads: 1`): each loop keeps its own sessions.
+        self.start("starttls", ["tls: starttls", "ca_file: " + self.cert, "threads: 1"])
+        for n in (1, 2, 3):
+            self.assert_delivered_over_tls(self.send(), count=n)
+        peers = {tuple(m["peer"]) for m in self.smtp.messages()}
+        self.assertEqual(len(peers), 1, peers)
+
     # --- 2. implicit TLS (smtps://) ---
 
     def test_implicit_tls_delivers(self):
@@ -184,6 +210,17 @@ class SmtpTlsTest(unittest.TestCase):
         attempts = self.smtp.auth_attempts()
         self.assertEqual([(a["login"], a["ok"]) for a in attempts], [(USER, True)])
         self.assertIsNotNone(attempts[0]["tls"])
+        self.assert_secret_not_logged(PASSWORD)
+
+    def test_auth_login_when_only_login_is_offered(self):
+        self.start("starttls", ["tls: starttls", "ca_file: " + self.cert,
+                                "username: " + USER, "password: '%s'" % PASSWORD],
+                   auth=(USER, PASSWORD), auth_mechanism="LOGIN")
+        rec = self.assert_delivered_over_tls(self.send())
+        self.assertEqual(rec["auth_login"], USER)
+        attempts = self.smtp.auth_attempts()
+        self.assertEqual([(a["mechanism"], a["login"], a["ok"]) for a in attempts],
+                         [("LOGIN", USER, True)])
         self.assert_secret_not_logged(PASSWORD)
 
     def test_auth_wrong_password_fails(self):
@@ -240,6 +277,10 @@ class SmtpTlsTest(unittest.TestCase):
         # encrypted.
         self.start("starttls", ["tls: starttls", "verify_peer: false"])
         self.assert_delivered_over_tls(self.send())
+
+
+class SmtpTlsPipeliningTest(SmtpTlsTest):
+    ENGINE = "pipelining"
 
 
 if __name__ == "__main__":
