@@ -260,9 +260,10 @@ class Loop {
         ++i;
         continue;
       }
-      // Only a session that has waited idle is checked: a new one has just been read to the end
-      // of its last setup reply, and closing it for a stray byte would open the next, and so on.
-      if (c->reused() && (now - c->last_used() > kMaxIdle || !c->Quiet())) {
+      // Unread input is looked for only on a session that has carried a transaction: a new one
+      // has just been read to the end of its last setup reply, and closing it for a stray byte
+      // would open the next, and so on.
+      if (now - c->last_used() > kMaxIdle || (c->reused() && !c->Quiet())) {
         c->Close();
         conns_.erase(conns_.begin() + static_cast<long>(i));
         continue;
