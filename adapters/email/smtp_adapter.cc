@@ -159,6 +159,8 @@ struct Transfer {
   curl_slist* rcpt = nullptr;
   SendCallback done;
   std::string external_id;
+  int priority = 0;
+  size_t loop = 0;  // the CurlLoop it runs on
   ~Transfer() { curl_slist_free_all(rcpt); }
 };
 
@@ -224,9 +226,19 @@ class SmtpAdapter final : public Adapter {
     t->message_id = std::move(built->message_id);
     t->message = std::move(built->message);
     t->rcpt = curl_slist_append(nullptr, ("<" + request.to.email + ">").c_str());
+    t->priority = request.priority;
+    t->loop = next_loop_.fetch_add(1) % loops_.size();
+    Submit(t.release(), false);
+  }
 
+  void Shutdown() override {
+    for (auto& l : loops_) l->Shutdown();
+  }
+
+ private:
+  // Hands `raw` to its loop as a new libcurl transfer (on a new connection when `fresh`).
+  void Submit(Transfer* raw, bool fresh) {
     CURL* easy = curl_easy_init();
-    Transfer* raw = t.release();
     curl_easy_setopt(easy, CURLOPT_URL, url_.c_str());
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_MAIL_FROM, ("<" + config_.from_address + ">").c_str());
@@ -255,16 +267,30 @@ class SmtpAdapter final : public Adapter {
       curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
       curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
     }
+    if (fresh) curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
     // At most one transfer per SMTP session in libcurl at once; the rest wait in the loop's
     // queue, by priority.
-    transport::CurlLoop& loop = *loops_[next_loop_.fetch_add(1) % loops_.size()];
-    loop.Add(
+    loops_[raw->loop]->Add(
         easy,
-        [raw](CURL* e, CURLcode rc) {
+        [this, raw](CURL* e, CURLcode rc) {
           std::unique_ptr<Transfer> owned(raw);
-          long code = 0;
+          long code = 0, connects = 0;
           curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+          curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects);
           curl_easy_cleanup(e);
+          // A kept-alive session the server had closed while idle, saying so first (postfix:
+          // "421 4.4.2 ... Error: timeout exceeded"; RFC 3463 4.4.x: a connection problem):
+          // libcurl's liveness check passes a session with unread input, so that line came back
+          // as the reply to MAIL FROM. Nothing was taken: the message goes once more, on a new
+          // connection (once: that one is new, connects is 1). A 421 for anything else (4.7.0
+          // "try again later") is the answer.
+          if (rc != CURLE_OK && code == 421 && connects == 0 && !owned->replies.empty() &&
+              owned->replies.front().rfind("421", 0) == 0 &&
+              EnhancedCode(owned->replies.front()).rfind("4.4.", 0) == 0) {
+            owned->offset = 0;
+            owned->replies.clear();
+            return Submit(owned.release(), true);
+          }
           // The reply that carries `code` (after a failure curl also logs its QUIT's "221 Bye").
           std::string prefix = std::to_string(code);
           std::string reply;
@@ -278,14 +304,9 @@ class SmtpAdapter final : public Adapter {
           if (r.outcome == Outcome::kSent) r.provider_message_id = "<" + owned->message_id + ">";
           owned->done(std::move(r));
         },
-        "smtp", per_loop_connections_, request.priority);
+        "smtp", per_loop_connections_, raw->priority);
   }
 
-  void Shutdown() override {
-    for (auto& l : loops_) l->Shutdown();
-  }
-
- private:
   config::SmtpConfig config_;
   const Clock& clock_;
   std::string url_;

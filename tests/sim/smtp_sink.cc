@@ -223,10 +223,20 @@ class SmtpSession final : public std::enable_shared_from_this<SmtpSession> {
       if (ec) return;
       if (std::chrono::steady_clock::now() - self->last_activity_ >= self->opt_.idle_timeout &&
           !self->delayed_) {
-        return self->Close();
+        return self->TimedOut();
       }
       self->ArmIdleTimer();
     });
+  }
+
+  // As postfix's smtpd does when a client sits idle past its timeout: says so, then closes.
+  void TimedOut() {
+    if (closed_) return;
+    std::string bye = "421 4.4.2 " + opt_.hostname + " Error: timeout exceeded\r\n";
+    error_code ignored;
+    asio::write(socket_, asio::buffer(bye), ignored);  // a few bytes into an idle socket
+    shared_.log.Count([](SmtpCounters& c) { ++c.replies[421]; });
+    Close();
   }
 
   void Close() {

@@ -41,7 +41,7 @@ struct SmtpOptions {
   std::string password;
   uint64_t max_message_size = 10 * 1024 * 1024;  // bytes; advertised as SIZE
   size_t max_recipients = 1000;                  // per transaction; then 452 4.5.3
-  std::chrono::seconds idle_timeout{300};        // RFC 5321 suggests 5 minutes
+  std::chrono::seconds idle_timeout{300};        // RFC 5321 suggests 5 minutes; then 421 and close
   bool pipelining = true;                        // advertise PIPELINING (RFC 2920)
 };
 

@@ -22,11 +22,13 @@ class SmtpSinkTest : public ::testing::Test {
  protected:
   void SetUp() override { StartSim("", ""); }
 
-  void StartSim(std::string user, std::string password) {
+  void StartSim(std::string user, std::string password,
+                std::chrono::seconds idle_timeout = std::chrono::seconds(300)) {
     if (sim_) sim_->Stop();
     SimOptions o;
     o.smtp.user = std::move(user);
     o.smtp.password = std::move(password);
+    o.smtp.idle_timeout = idle_timeout;
     o.smtp.max_message_size = 64 * 1024;
     auto sim = Simulator::Create(o, clock_);
     ASSERT_TRUE(sim.ok()) << sim.status().ToString();
@@ -336,6 +338,18 @@ TEST_F(SmtpSinkTest, LibcurlSendsWithAuthPlainAndReusesTheConnection) {
   auto s = Stats().at("smtp");
   EXPECT_EQ(s.at("connections").as_int64(), 2);  // one per handle: reused across messages
   EXPECT_EQ(s.at("auth_ok").as_int64(), 2);
+}
+
+TEST_F(SmtpSinkTest, AnIdleSessionGetsA421ThenIsClosed) {
+  StartSim("", "", std::chrono::seconds(1));
+  SmtpClient c(port_);
+  c.ReadReply();
+  EXPECT_EQ(c.Command("EHLO gw.example.test").substr(0, 14), "250-reach-sim\n");
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(c.ReadReply(), "421 4.4.2 reach-sim Error: timeout exceeded");
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(900));
+  EXPECT_TRUE(c.Closed());
+  EXPECT_EQ(Stats().at("smtp").at("replies").at("421").as_int64(), 1);
 }
 
 TEST_F(SmtpSinkTest, LibcurlAuthLoginAndBadPassword) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <thread>
 
 #include "adapters/email/smtp_pipelining.h"
 #include "tests/sim/simulator.h"
@@ -73,11 +74,13 @@ SendRequest Mail(std::string to, std::string id = "msg_7") {
 // Every SMTP test runs on both engines: libcurl and the pipelining client.
 class SmtpSimTest : public ::testing::TestWithParam<std::string> {
  protected:
-  void Start(std::string user = "", std::string password = "", bool pipelining = true) {
+  void Start(std::string user = "", std::string password = "", bool pipelining = true,
+             std::chrono::seconds idle_timeout = std::chrono::seconds(300)) {
     sim::SimOptions o;
     o.smtp.user = std::move(user);
     o.smtp.password = std::move(password);
     o.smtp.pipelining = pipelining;
+    o.smtp.idle_timeout = idle_timeout;
     auto s = sim::Simulator::Create(o, clock_);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     sim_ = std::move(s.value());
@@ -264,14 +267,28 @@ TEST_P(SmtpSimTest, A421ThatClosesTheSessionIsTheAnswerAndTheNextMessageGetsANew
   Start();
   cfg_.max_connections = 1;
   ASSERT_EQ(SendAndWait(Mail("a@example.com")).outcome, Outcome::kSent);
-  // The sink's next reply on this session is 421 and it closes the session.
-  Fault(R"({"endpoint":"smtp","command":"MAIL","reply":"421 4.4.2 Closing","count":1})");
+  // The sink's next reply on this session is 421 (too busy) and it closes the session.
+  Fault(R"({"endpoint":"smtp","command":"MAIL","reply":"421 4.7.0 Try again later","count":1})");
   SendResult r = SendAndWait(Mail("b@example.com"));
   EXPECT_EQ(r.outcome, Outcome::kThrottled) << r.code << " " << r.detail;
   // The next message goes out on a new session, its replies read in step.
   SendResult next = SendAndWait(Mail("c@example.com"));
   EXPECT_EQ(next.outcome, Outcome::kSent) << next.code << " " << next.detail;
   EXPECT_EQ(sim_->messages().Counters().accepted, 2u);
+}
+
+TEST_P(SmtpSimTest, ASessionTheServerTimedOutWhileIdleIsNotReused) {
+  // The sink, like postfix, says "421 4.4.2 ... timeout exceeded" and closes a session idle
+  // past its timeout (1 s here). That line must not be taken as the next MAIL's reply.
+  Start("", "", true, std::chrono::seconds(1));
+  cfg_.max_connections = 1;
+  ASSERT_EQ(SendAndWait(Mail("a@example.com")).outcome, Outcome::kSent);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  ASSERT_EQ(sim_->messages().Counters().replies[421], 1u);
+  SendResult r = SendAndWait(Mail("b@example.com"));
+  EXPECT_EQ(r.outcome, Outcome::kSent) << r.code << " " << r.detail;
+  EXPECT_EQ(sim_->messages().Counters().accepted, 2u);
+  EXPECT_EQ(sim_->messages().Counters().connections, 2u);
 }
 
 TEST(SmtpDotStuffTest, DoublesLeadingDotsAndEndsTheData) {
