@@ -177,6 +177,10 @@ void LoadEmail(MapReader& channels, const std::string& base_dir, SmtpConfig* c) 
   if (!c->ca_file.empty() && fs::path(c->ca_file).is_relative()) {
     c->ca_file = (fs::path(base_dir) / c->ca_file).string();
   }
+  // Caught here rather than as a TLS failure of every message later.
+  if (!c->ca_file.empty() && !std::ifstream(c->ca_file).good()) {
+    m.Error(m.Join("ca_file"), "cannot read " + c->ca_file);
+  }
 }
 
 void LoadWebhook(MapReader& channels, const std::string& base_dir, WebhookConfig* c) {

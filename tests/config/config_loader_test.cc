@@ -98,6 +98,18 @@ channels:
       HasError(load("smtp://127.0.0.1:25", "fast"), "channels.email.engine: must be one of"));
 }
 
+TEST(ConfigLoaderTest, AnUnreadableSmtpCaFileNamesTheKey) {
+  const char* text = R"(
+channels:
+  email:
+    url: smtps://127.0.0.1:465
+    from_address: noreply@reach.example
+    ca_file: no-such-ca.pem
+)";
+  auto r = LoadConfigText(text, Dir());
+  EXPECT_TRUE(HasError(r, "channels.email.ca_file: cannot read " + Dir() + "/no-such-ca.pem"));
+}
+
 TEST(ConfigLoaderTest, WrongTypeNamesTheKey) {
   auto r = LoadConfigText("server:\n  threads: many\n", Dir());
   EXPECT_TRUE(HasError(r, "server.threads: wrong type (expected integer)"));
