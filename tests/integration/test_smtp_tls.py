@@ -265,6 +265,19 @@ class SmtpTlsTest(unittest.TestCase):
         self.assertEqual(self.smtp.auth_attempts(), [])
         self.assert_secret_not_logged(PASSWORD)
 
+    def test_unusable_ca_file(self):
+        # A readable ca_file that holds no certificate (the config check only asks that it be
+        # readable): every attempt is a TLS configuration error naming the CA file's problem (as
+        # libcurl's CURLE_SSL_CACERT_BADFILE), not a failed verification, and nothing is sent.
+        bad = os.path.join(self.wd.path, "not-a-ca.pem")
+        with open(bad, "w") as f:
+            f.write("not a certificate\n")
+        self.start("starttls", ["tls: starttls", "ca_file: " + bad, "verify_peer: true"])
+        msg = self.send()
+        self.assert_failed(msg, "config", "tls")
+        for a in msg["attempts"]:
+            self.assertIn("CA cert", a["detail"], a)
+
     def test_wrong_host_name_refused(self):
         # The certificate is trusted (ca_file) but names mail.invalid, not 127.0.0.1.
         self.start("starttls", ["tls: starttls", "ca_file: " + self.other_cert,

@@ -229,14 +229,14 @@ class SmtpSession final : public std::enable_shared_from_this<SmtpSession> {
     });
   }
 
-  // As postfix's smtpd does when a client sits idle past its timeout: says so, then closes.
+  // As postfix's smtpd does when a client sits idle past its timeout: says so, then closes (the
+  // session's own write path: Flush closes once the line is out). A write still pending means
+  // the client stopped reading too: it is closed without a word.
   void TimedOut() {
     if (closed_) return;
-    std::string bye = "421 4.4.2 " + opt_.hostname + " Error: timeout exceeded\r\n";
-    error_code ignored;
-    asio::write(socket_, asio::buffer(bye), ignored);  // a few bytes into an idle socket
-    shared_.log.Count([](SmtpCounters& c) { ++c.replies[421]; });
-    Close();
+    if (!wbuf_.empty()) return Close();
+    Append(Step{"421 4.4.2 " + opt_.hostname + " Error: timeout exceeded", 0, true});
+    Flush();
   }
 
   void Close() {
